@@ -1,0 +1,116 @@
+/* The job record, its state machine, retry backoff, and its JSON forms.
+ * Pure: no I/O, no clock (callers pass `now`), no global state.
+ *
+ * States: scheduled -> queued -> active -> completed
+ *                                       -> retry -> queued ...
+ *                                       -> dead  -> queued (manual retry)
+ *         scheduled|queued|retry -> cancelled                              */
+#ifndef SYNQ_CORE_JOB_H
+#define SYNQ_CORE_JOB_H
+
+#include "core/buf.h"
+#include "core/common.h"
+
+#include <jansson.h>
+
+typedef enum {
+    SYNQ_JOB_SCHEDULED = 0,
+    SYNQ_JOB_QUEUED,
+    SYNQ_JOB_ACTIVE,
+    SYNQ_JOB_RETRY,
+    SYNQ_JOB_COMPLETED,
+    SYNQ_JOB_DEAD,
+    SYNQ_JOB_CANCELLED,
+    SYNQ_JOB_NSTATES
+} synq_job_state_t;
+
+typedef enum {
+    SYNQ_JOB_EV_FETCH,   /* queued -> active */
+    SYNQ_JOB_EV_ACK,     /* active -> completed */
+    SYNQ_JOB_EV_FAIL,    /* active -> retry | dead (also lease expiry) */
+    SYNQ_JOB_EV_DUE,     /* scheduled | retry -> queued, when run_at passes */
+    SYNQ_JOB_EV_RETRY,   /* dead | retry -> queued, by hand */
+    SYNQ_JOB_EV_CANCEL,  /* scheduled | queued | retry -> cancelled */
+} synq_job_event_t;
+
+typedef enum {
+    SYNQ_BACKOFF_DEFAULT = 0, /* Sidekiq's: n^4 + 15 + rand(10)*(n+1) seconds */
+    SYNQ_BACKOFF_FIXED,
+    SYNQ_BACKOFF_EXPONENTIAL,
+} synq_backoff_type_t;
+
+typedef struct synq_backoff_s {
+    synq_backoff_type_t type;
+    int64_t base_us;
+    int64_t max_us; /* 0 = no cap */
+} synq_backoff_t;
+
+#define SYNQ_JOB_DEFAULT_PRIORITY 5
+#define SYNQ_JOB_DEFAULT_RETRY 25
+#define SYNQ_JOB_DEFAULT_RESERVE_S 1800
+#define SYNQ_JOB_MAX_RESERVE_S (7 * 86400)
+#define SYNQ_JOB_MAX_RETRY 1000
+#define SYNQ_NAME_MAX 128   /* queue names */
+#define SYNQ_TYPE_MAX 256   /* job type names */
+
+typedef struct synq_job_s {
+    char *id;
+    char *queue;
+    char *type;
+    char *args;      /* JSON text, never NULL */
+    char *custom;    /* JSON object text or NULL */
+    char *backoff_json; /* JSON text as given, or NULL */
+    synq_backoff_t backoff;
+    int priority;    /* 1..9, higher first */
+    synq_job_state_t state;
+    int retry;       /* max retries */
+    int reserve_for; /* seconds */
+    int attempts;    /* executions started so far */
+    int64_t run_at;  /* us; when scheduled/retry becomes due, else 0 */
+    int64_t created_at, enqueued_at, started_at, finished_at; /* us, 0 = unset */
+    int64_t lease_until; /* us, active only */
+    char *worker;    /* holder of the lease, active only */
+    char *result;    /* JSON text or NULL */
+    char *err_message, *err_type; /* or NULL */
+    char *err_backtrace; /* JSON text or NULL */
+    int64_t seq;     /* store order: newest has the largest */
+
+    /* engine bookkeeping (not persisted) */
+    size_t timer_idx;                 /* slot in a timer heap or SYNQ_HEAP_NONE */
+    struct synq_job_s *next, *prev;   /* ready list links */
+    void *owner;                      /* the ready list or timer heap it is in */
+} synq_job_t;
+
+/* Returns the lowercase name of a state ("queued") or NULL. */
+const char *synq_job_state_name(synq_job_state_t s);
+/* Parses a state name. Returns 0 or SYNQ_EINVAL. */
+int synq_job_state_parse(const char *name, synq_job_state_t *out);
+/* True when the state is final (completed, dead, cancelled). */
+bool synq_job_state_terminal(synq_job_state_t s);
+
+/* Applies event ev to job->state. For SYNQ_JOB_EV_FAIL the next state is
+ * retry or dead, decided from attempts and retry. Returns 0, or
+ * SYNQ_ECONFLICT when the event is not allowed in the current state (the
+ * job is unchanged). Only the state changes; timestamps are the caller's. */
+int synq_job_transition(synq_job_t *job, synq_job_event_t ev);
+
+/* Delay before retry number `failures` (1 for the first retry). rnd is a
+ * random number from the caller (jitter). Returns microseconds. */
+int64_t synq_backoff_delay_us(const synq_backoff_t *b, int failures, uint64_t rnd);
+
+/* Frees a job and every string it owns. NULL is fine. */
+void synq_job_free(synq_job_t *job);
+
+/* Builds a new job from a client's JSON object (POST /v1/jobs). The caller
+ * fills id (when not given), seq and timestamps afterwards. On error returns
+ * NULL and writes "field: problem" into err (size errlen).
+ * Returned job is freed with synq_job_free(). */
+synq_job_t *synq_job_from_json(const json_t *obj, int64_t now_us, char *err, size_t errlen);
+
+/* Appends the job's public JSON form to out. */
+void synq_job_to_json(const synq_job_t *job, synq_buf_t *out);
+
+/* Parses a backoff object {"type":"fixed"|"exponential","base":"1s","max":"1h"}. */
+int synq_backoff_from_json(const json_t *obj, synq_backoff_t *out, char *err, size_t errlen);
+
+#endif

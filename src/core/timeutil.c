@@ -1,0 +1,153 @@
+/* Duration and RFC 3339 parsing/formatting. Timestamps are UTC microseconds. */
+#include "core/timeutil.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int64_t synq_time_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * SYNQ_US_PER_SEC + ts.tv_nsec / 1000;
+}
+
+#define MAX_DURATION_US (100LL * 365 * 86400 * SYNQ_US_PER_SEC)
+
+int synq_duration_parse(const char *s, size_t len, int64_t *out_us)
+{
+    size_t i = 0;
+    int64_t total = 0;
+    if (len == 0) return SYNQ_EINVAL;
+    while (i < len) {
+        /* number: digits with an optional fraction */
+        int64_t whole = 0, frac = 0, frac_div = 1;
+        size_t start = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            whole = whole * 10 + (s[i] - '0');
+            if (whole > MAX_DURATION_US) return SYNQ_EINVAL;
+            i++;
+        }
+        if (i < len && s[i] == '.') {
+            i++;
+            while (i < len && s[i] >= '0' && s[i] <= '9') {
+                if (frac_div < 1000000000LL) {
+                    frac = frac * 10 + (s[i] - '0');
+                    frac_div *= 10;
+                }
+                i++;
+            }
+        }
+        if (i == start || (i == start + 1 && s[start] == '.')) return SYNQ_EINVAL;
+        int64_t unit;
+        if (i == len) {
+            if (start != 0) return SYNQ_EINVAL; /* "1h30" is ambiguous */
+            unit = SYNQ_US_PER_SEC;
+        } else if (len - i >= 2 && s[i] == 'u' && s[i + 1] == 's') {
+            unit = 1, i += 2;
+        } else if (len - i >= 2 && s[i] == 'm' && s[i + 1] == 's') {
+            unit = SYNQ_US_PER_MS, i += 2;
+        } else if (s[i] == 's') {
+            unit = SYNQ_US_PER_SEC, i++;
+        } else if (s[i] == 'm') {
+            unit = 60 * SYNQ_US_PER_SEC, i++;
+        } else if (s[i] == 'h') {
+            unit = 3600 * SYNQ_US_PER_SEC, i++;
+        } else if (s[i] == 'd') {
+            unit = 86400 * SYNQ_US_PER_SEC, i++;
+        } else {
+            return SYNQ_EINVAL;
+        }
+        if (whole > MAX_DURATION_US / unit) return SYNQ_EINVAL;
+        total += whole * unit + (int64_t)((double)frac / (double)frac_div * (double)unit);
+        if (total > MAX_DURATION_US) return SYNQ_EINVAL;
+    }
+    *out_us = total;
+    return 0;
+}
+
+static int digits(const char *s, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian), Howard Hinnant's algorithm. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
+    return dm[m - 1];
+}
+
+int synq_rfc3339_parse(const char *s, size_t len, int64_t *out_us)
+{
+    int y, mo, d, h, mi, sec;
+    if (len < 20) return SYNQ_EINVAL;
+    if (digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
+        digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
+        digits(s + 17, 2, &sec))
+        return SYNQ_EINVAL;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+        return SYNQ_EINVAL;
+    if (sec == 60) sec = 59; /* leap second: clamp, as most systems do */
+    size_t i = 19;
+    int64_t frac_us = 0;
+    if (i < len && s[i] == '.') {
+        i++;
+        size_t start = i;
+        int64_t scale = 100000;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            frac_us += (s[i] - '0') * scale;
+            scale /= 10;
+            i++;
+        }
+        if (i == start) return SYNQ_EINVAL;
+    }
+    int64_t off_s = 0;
+    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+        int oh, om;
+        if (digits(s + i + 1, 2, &oh) || digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
+            return SYNQ_EINVAL;
+        off_s = (oh * 3600 + om * 60) * (s[i] == '-' ? -1 : 1);
+        i += 6;
+    } else {
+        return SYNQ_EINVAL;
+    }
+    if (i != len) return SYNQ_EINVAL;
+    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - off_s;
+    *out_us = secs * SYNQ_US_PER_SEC + frac_us;
+    return 0;
+}
+
+size_t synq_rfc3339_format(int64_t t_us, char *out)
+{
+    int64_t secs = t_us / SYNQ_US_PER_SEC;
+    int64_t us = t_us % SYNQ_US_PER_SEC;
+    if (us < 0) us += SYNQ_US_PER_SEC, secs--;
+    time_t tt = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    int n = snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)us);
+    return n > 0 ? (size_t)n : 0;
+}
