@@ -1,0 +1,18 @@
+/* The REST API: a route table mapping (method, path pattern) to handlers
+ * that turn HTTP requests into engine calls and engine answers into JSON.
+ * Replies to writes are sent after the write's group commit. */
+#ifndef SYNQ_API_API_H
+#define SYNQ_API_API_H
+
+#include "engine/engine.h"
+#include "net/http.h"
+
+typedef struct synq_api_s synq_api_t;
+
+/* engine is borrowed and must outlive the API object. */
+synq_api_t *synq_api_new(synq_engine_t *engine);
+void synq_api_free(synq_api_t *api);
+/* The synq_http_handler_cb for the server; arg is the synq_api_t. */
+void synq_api_handle(synq_http_req_t *req, void *arg);
+
+#endif

@@ -1,0 +1,60 @@
+/* Shared by the api/ handler files only: the request context, the route
+ * handler type, and reply helpers. */
+#ifndef SYNQ_API_INTERNAL_H
+#define SYNQ_API_INTERNAL_H
+
+#include "api/api.h"
+
+#include <jansson.h>
+
+#define SYNQ_API_MAX_PARAMS 2
+
+struct synq_api_s {
+    synq_engine_t *engine;
+};
+
+typedef struct synq_api_ctx_s {
+    synq_api_t *api;
+    synq_engine_t *engine;
+    synq_http_req_t *req;
+    char params[SYNQ_API_MAX_PARAMS][160]; /* {id}, {q} path segments */
+} synq_api_ctx_t;
+
+typedef void (*synq_api_handler_cb)(synq_api_ctx_t *ctx);
+
+/* Replies now with status and JSON body (body may be NULL for 204). */
+void synq_api_reply(synq_api_ctx_t *ctx, int status, const synq_buf_t *body);
+/* Replies after the current transaction commits; takes the body's bytes. */
+void synq_api_reply_committed(synq_api_ctx_t *ctx, int status, synq_buf_t *body);
+void synq_api_error(synq_api_ctx_t *ctx, int status, const char *code, const char *message,
+                    const char *field);
+/* Maps an engine error to its status and code, and replies. */
+void synq_api_engine_error(synq_api_ctx_t *ctx, int rc, const char *what);
+/* Parses the request body as JSON. An empty body gives NULL without an
+ * error unless required; a malformed one replies 400 and sets *failed. */
+json_t *synq_api_body(synq_api_ctx_t *ctx, bool required, bool *failed);
+/* Replies 422 for a message of the form "field: problem", prefixing the
+ * field with prefix (e.g. "jobs[3].") when given. */
+void synq_api_invalid(synq_api_ctx_t *ctx, const char *prefix, const char *msg);
+
+/* handlers: api/jobs.c */
+void synq_api_jobs_create(synq_api_ctx_t *ctx);
+void synq_api_jobs_bulk(synq_api_ctx_t *ctx);
+void synq_api_jobs_list(synq_api_ctx_t *ctx);
+void synq_api_jobs_get(synq_api_ctx_t *ctx);
+void synq_api_jobs_delete(synq_api_ctx_t *ctx);
+void synq_api_jobs_ack(synq_api_ctx_t *ctx);
+void synq_api_jobs_fail(synq_api_ctx_t *ctx);
+void synq_api_jobs_heartbeat(synq_api_ctx_t *ctx);
+void synq_api_jobs_retry(synq_api_ctx_t *ctx);
+void synq_api_jobs_cancel(synq_api_ctx_t *ctx);
+void synq_api_jobs_fetch(synq_api_ctx_t *ctx);
+void synq_api_jobs_ack_many(synq_api_ctx_t *ctx);
+/* handlers: api/queues.c */
+void synq_api_queues_list(synq_api_ctx_t *ctx);
+void synq_api_queues_pause(synq_api_ctx_t *ctx);
+void synq_api_queues_resume(synq_api_ctx_t *ctx);
+void synq_api_queues_purge(synq_api_ctx_t *ctx);
+void synq_api_healthz(synq_api_ctx_t *ctx);
+
+#endif

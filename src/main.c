@@ -1,0 +1,281 @@
+/* synq's command line: `synq serve` runs the server; the other commands
+ * (enqueue, job, jobs, queues, work) are clients of a running server and
+ * live in cli/. Every serve flag can also be set by a SYNQ_* variable. */
+#include "api/api.h"
+#include "cli/cli.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/engine.h"
+#include "net/http.h"
+#include "store/store.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define SYNQ_VERSION "0.1.0"
+
+typedef struct {
+    const char *http;
+    const char *data;
+    const char *log_level;
+    const char *durability;
+    const char *max_body;
+    const char *dead_max, *dead_ttl, *completed_max, *completed_ttl;
+    const char *header_timeout, *idle_timeout;
+} serve_opts_t;
+
+static const struct {
+    const char *flag, *env, *def, *help;
+    size_t off;
+} serve_flags[] = {
+    {"http", "SYNQ_HTTP", "127.0.0.1:7700", "HTTP listen address (port 0 picks one)",
+     offsetof(serve_opts_t, http)},
+    {"data", "SYNQ_DATA", "./data", "data directory (SQLite database)", offsetof(serve_opts_t, data)},
+    {"log-level", "SYNQ_LOG_LEVEL", "info", "debug, info, warn or error",
+     offsetof(serve_opts_t, log_level)},
+    {"durability", "SYNQ_DURABILITY", "full",
+     "full: acknowledged writes survive power loss; normal: survive a process crash",
+     offsetof(serve_opts_t, durability)},
+    {"max-body", "SYNQ_MAX_BODY", "1048576", "largest request body in bytes (suffix k, m allowed)",
+     offsetof(serve_opts_t, max_body)},
+    {"dead-max", "SYNQ_DEAD_MAX", "10000", "dead jobs kept at most", offsetof(serve_opts_t, dead_max)},
+    {"dead-ttl", "SYNQ_DEAD_TTL", "180d", "dead jobs kept this long", offsetof(serve_opts_t, dead_ttl)},
+    {"completed-max", "SYNQ_COMPLETED_MAX", "1000000", "completed jobs kept at most",
+     offsetof(serve_opts_t, completed_max)},
+    {"completed-ttl", "SYNQ_COMPLETED_TTL", "7d", "completed jobs kept this long",
+     offsetof(serve_opts_t, completed_ttl)},
+    {"header-timeout", "SYNQ_HEADER_TIMEOUT", "10s", "time allowed for a request's headers",
+     offsetof(serve_opts_t, header_timeout)},
+    {"idle-timeout", "SYNQ_IDLE_TIMEOUT", "60s", "idle keep-alive connections are closed after this",
+     offsetof(serve_opts_t, idle_timeout)},
+#undef F
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "synq %s: background jobs, schedules and real-time sync in one daemon\n\n"
+               "usage: synq <command> [options]\n\n"
+               "commands:\n"
+               "  serve     run the server (synq serve --help for its options)\n"
+               "  enqueue   enqueue a job on a running server\n"
+               "  job ID    show one job\n"
+               "  jobs      list jobs\n"
+               "  queues    list queues\n"
+               "  work      run a command once per job (synq work --help)\n"
+               "  version   print the version\n\n"
+               "Client commands take --server URL (SYNQ_SERVER, default http://127.0.0.1:7700).\n",
+            SYNQ_VERSION);
+}
+
+static void serve_usage(FILE *f)
+{
+    fprintf(f, "usage: synq serve [options]\n\noptions (each also set by its environment variable):\n");
+    for (size_t i = 0; i < SYNQ_ARRAY_LEN(serve_flags); i++)
+        fprintf(f, "  --%-16s %-20s %s (default %s)\n", serve_flags[i].flag, serve_flags[i].env,
+                serve_flags[i].help, serve_flags[i].def);
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s) return -1;
+    if (*end == 'k' || *end == 'K') v *= 1024, end++;
+    else if (*end == 'm' || *end == 'M') v *= 1024 * 1024, end++;
+    if (*end == 'i' || *end == 'I') end++;
+    if (*end == 'b' || *end == 'B') end++;
+    if (*end != '\0' || v == 0 || v > (1ULL << 31)) return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int parse_count(const char *s, int64_t *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || v < 0) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_dur(const char *s, int64_t *out)
+{
+    return synq_duration_parse(s, strlen(s), out);
+}
+
+/* ---- serve ---------------------------------------------------------------- */
+
+typedef struct {
+    uv_loop_t *loop;
+    synq_engine_t *engine;
+    synq_api_t *api;
+    synq_http_server_t *http;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t deadline;
+    bool stopping;
+} server_t;
+
+static void on_engine_closed(void *arg)
+{
+    server_t *s = arg;
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->deadline, NULL);
+    synq_log(SYNQ_LOG_INFO, "stopped", NULL);
+}
+
+static void on_http_closed(synq_http_server_t *srv, void *arg)
+{
+    server_t *s = arg;
+    s->http = NULL;
+    synq_engine_close(s->engine, on_engine_closed, s);
+    s->engine = NULL;
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    synq_log(SYNQ_LOG_ERROR, "shutdown took too long, exiting", NULL);
+    _exit(1);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    server_t *s = h->data;
+    if (s->stopping) return;
+    s->stopping = true;
+    synq_log(SYNQ_LOG_INFO, "shutting down", "signal", signum == SIGINT ? "SIGINT" : "SIGTERM",
+             NULL);
+    uv_timer_start(&s->deadline, on_deadline, 15000, 0);
+    uv_unref((uv_handle_t *)&s->deadline);
+    synq_engine_drain(s->engine);
+    synq_http_server_close(s->http, on_http_closed, s);
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int serve_main(int argc, char **argv)
+{
+    serve_opts_t o;
+    for (size_t i = 0; i < SYNQ_ARRAY_LEN(serve_flags); i++) {
+        const char *env = getenv(serve_flags[i].env);
+        *(const char **)((char *)&o + serve_flags[i].off) = env && *env ? env : serve_flags[i].def;
+    }
+    struct option longopts[SYNQ_ARRAY_LEN(serve_flags) + 2];
+    for (size_t i = 0; i < SYNQ_ARRAY_LEN(serve_flags); i++)
+        longopts[i] = (struct option){serve_flags[i].flag, required_argument, NULL, (int)i};
+    longopts[SYNQ_ARRAY_LEN(serve_flags)] = (struct option){"help", no_argument, NULL, 'h'};
+    longopts[SYNQ_ARRAY_LEN(serve_flags) + 1] = (struct option){NULL, 0, NULL, 0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            serve_usage(stdout);
+            return 0;
+        }
+        if (c < 0 || (size_t)c >= SYNQ_ARRAY_LEN(serve_flags)) {
+            serve_usage(stderr);
+            return 2;
+        }
+        *(const char **)((char *)&o + serve_flags[c].off) = optarg;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "synq serve: unexpected argument %s\n", argv[optind]);
+        return 2;
+    }
+
+    synq_log_level_t level;
+    synq_http_config_t hcfg;
+    synq_engine_config_t ecfg;
+    synq_http_config_init(&hcfg);
+    synq_engine_config_init(&ecfg);
+    synq_durability_t dur;
+    int64_t ht, it;
+    const char *bad = NULL;
+    if (synq_log_level_parse(o.log_level, &level)) bad = "--log-level";
+    else if (strcmp(o.durability, "full") == 0) dur = SYNQ_DURABILITY_FULL;
+    else if (strcmp(o.durability, "normal") == 0) dur = SYNQ_DURABILITY_NORMAL;
+    else bad = "--durability";
+    if (!bad && parse_size(o.max_body, &hcfg.max_body_bytes)) bad = "--max-body";
+    if (!bad && parse_count(o.dead_max, &ecfg.dead_max)) bad = "--dead-max";
+    if (!bad && parse_dur(o.dead_ttl, &ecfg.dead_ttl_us)) bad = "--dead-ttl";
+    if (!bad && parse_count(o.completed_max, &ecfg.completed_max)) bad = "--completed-max";
+    if (!bad && parse_dur(o.completed_ttl, &ecfg.completed_ttl_us)) bad = "--completed-ttl";
+    if (!bad && (parse_dur(o.header_timeout, &ht) || ht < 1000)) bad = "--header-timeout";
+    if (!bad && (parse_dur(o.idle_timeout, &it) || it < 1000)) bad = "--idle-timeout";
+    if (bad) {
+        fprintf(stderr, "synq serve: invalid value for %s\n", bad);
+        return 2;
+    }
+    hcfg.header_timeout_ms = (uint64_t)ht / 1000;
+    hcfg.idle_timeout_ms = (uint64_t)it / 1000;
+    synq_log_set_level(level);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+
+    server_t s = {.loop = uv_default_loop()};
+    synq_store_t *store = synq_store_sqlite_open(o.data, dur);
+    if (store == NULL) return 1;
+    s.engine = synq_engine_new(s.loop, store, &ecfg);
+    s.api = synq_api_new(s.engine);
+    int err = 0;
+    s.http = synq_http_server_start(s.loop, o.http, &hcfg, synq_api_handle, s.api, &err);
+    if (s.http == NULL) {
+        synq_log(SYNQ_LOG_ERROR, "cannot listen", "addr", o.http, "error", synq_strerror(err), NULL);
+        synq_engine_close(s.engine, NULL, NULL);
+        uv_run(s.loop, UV_RUN_DEFAULT);
+        synq_api_free(s.api);
+        uv_loop_close(s.loop);
+        return 1;
+    }
+    uv_signal_init(s.loop, &s.sigint);
+    uv_signal_init(s.loop, &s.sigterm);
+    uv_timer_init(s.loop, &s.deadline);
+    s.sigint.data = s.sigterm.data = s.deadline.data = &s;
+    uv_signal_start(&s.sigint, on_signal, SIGINT);
+    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    synq_log(SYNQ_LOG_INFO, "listening", "addr", synq_http_server_addr(s.http), "data", o.data,
+             "durability", o.durability, "version", SYNQ_VERSION, NULL);
+    uv_run(s.loop, UV_RUN_DEFAULT);
+    synq_api_free(s.api);
+    int rc = uv_loop_close(s.loop);
+    if (rc) synq_log(SYNQ_LOG_WARN, "loop closed with open handles", NULL);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0) return serve_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "enqueue") == 0) return synq_cli_enqueue(argc - 1, argv + 1);
+    if (strcmp(cmd, "job") == 0) return synq_cli_job(argc - 1, argv + 1);
+    if (strcmp(cmd, "jobs") == 0) return synq_cli_jobs(argc - 1, argv + 1);
+    if (strcmp(cmd, "queues") == 0) return synq_cli_queues(argc - 1, argv + 1);
+    if (strcmp(cmd, "work") == 0) return synq_cli_work(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("synq %s\n", SYNQ_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "synq: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

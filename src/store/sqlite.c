@@ -1,0 +1,448 @@
+/* SQLite store: one database file (synq.db) in WAL mode in the data
+ * directory. Schema versions are applied in order and recorded in
+ * PRAGMA user_version. Statements are prepared once and reused. Writes join
+ * a transaction opened lazily and ended by commit(). */
+#include "store/store.h"
+
+#include "core/log.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    synq_store_t base;
+    sqlite3 *db;
+    bool in_txn;
+    sqlite3_stmt *begin, *commit, *insert, *update, *del, *get, *exists;
+} sqlite_store_t;
+
+/* Each entry upgrades the schema from version i to i+1. Never edit one that
+ * has shipped; append a new one. */
+static const char *const migrations[] = {
+    "CREATE TABLE jobs ("
+    " seq INTEGER PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE,"
+    " queue TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " args TEXT NOT NULL,"
+    " priority INTEGER NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " retry INTEGER NOT NULL,"
+    " reserve_for INTEGER NOT NULL,"
+    " backoff TEXT,"
+    " attempts INTEGER NOT NULL,"
+    " run_at INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " enqueued_at INTEGER NOT NULL,"
+    " started_at INTEGER NOT NULL,"
+    " finished_at INTEGER NOT NULL,"
+    " lease_until INTEGER NOT NULL,"
+    " worker TEXT,"
+    " result TEXT,"
+    " err_message TEXT,"
+    " err_type TEXT,"
+    " err_backtrace TEXT,"
+    " custom TEXT"
+    ") STRICT;"
+    "CREATE INDEX jobs_state ON jobs(state, seq);"
+    "CREATE INDEX jobs_queue ON jobs(queue, state, seq);"
+    "CREATE TABLE queues (name TEXT PRIMARY KEY, paused INTEGER NOT NULL DEFAULT 0) STRICT;",
+};
+
+#define JOB_COLS                                                                                   \
+    "seq,id,queue,type,args,priority,state,retry,reserve_for,backoff,attempts,run_at,created_at,"  \
+    "enqueued_at,started_at,finished_at,lease_until,worker,result,err_message,err_type,"           \
+    "err_backtrace,custom"
+
+static int fail(sqlite_store_t *s, const char *what)
+{
+    synq_log(SYNQ_LOG_ERROR, "store error", "op", what, "error", sqlite3_errmsg(s->db), NULL);
+    return SYNQ_ESTORE;
+}
+
+static int ensure_txn(sqlite_store_t *s)
+{
+    if (s->in_txn) return 0;
+    int rc = sqlite3_step(s->begin);
+    sqlite3_reset(s->begin);
+    if (rc != SQLITE_DONE) return fail(s, "begin");
+    s->in_txn = true;
+    return 0;
+}
+
+static int st_commit(synq_store_t *base)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (!s->in_txn) return 0;
+    int rc = sqlite3_step(s->commit);
+    sqlite3_reset(s->commit);
+    s->in_txn = false;
+    if (rc != SQLITE_DONE) {
+        fail(s, "commit");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return SYNQ_ESTORE;
+    }
+    return 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Binds the mutable columns in the order shared by INSERT and UPDATE. */
+static void bind_mutable(sqlite3_stmt *st, const synq_job_t *j, int first)
+{
+    int i = first;
+    sqlite3_bind_int(st, i++, j->priority);
+    sqlite3_bind_int(st, i++, j->state);
+    sqlite3_bind_int(st, i++, j->retry);
+    sqlite3_bind_int(st, i++, j->reserve_for);
+    bind_text(st, i++, j->backoff_json);
+    sqlite3_bind_int(st, i++, j->attempts);
+    sqlite3_bind_int64(st, i++, j->run_at);
+    sqlite3_bind_int64(st, i++, j->enqueued_at);
+    sqlite3_bind_int64(st, i++, j->started_at);
+    sqlite3_bind_int64(st, i++, j->finished_at);
+    sqlite3_bind_int64(st, i++, j->lease_until);
+    bind_text(st, i++, j->worker);
+    bind_text(st, i++, j->result);
+    bind_text(st, i++, j->err_message);
+    bind_text(st, i++, j->err_type);
+    bind_text(st, i++, j->err_backtrace);
+    bind_text(st, i++, j->custom);
+}
+
+static int st_job_insert(synq_store_t *base, synq_job_t *job)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_stmt *st = s->insert;
+    sqlite3_bind_text(st, 1, job->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, job->queue, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, job->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, job->args, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, job->created_at);
+    bind_mutable(st, job, 6);
+    int rc = sqlite3_step(st);
+    int ext = sqlite3_extended_errcode(s->db);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc == SQLITE_CONSTRAINT && ext == SQLITE_CONSTRAINT_UNIQUE) return SYNQ_ECONFLICT;
+    if (rc != SQLITE_DONE) return fail(s, "job_insert");
+    job->seq = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+static int st_job_update(synq_store_t *base, const synq_job_t *job)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_stmt *st = s->update;
+    bind_mutable(st, job, 1);
+    sqlite3_bind_int64(st, 18, job->seq);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "job_update");
+}
+
+static int st_job_delete(synq_store_t *base, const char *id)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_bind_text(s->del, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s->del);
+    sqlite3_reset(s->del);
+    return rc == SQLITE_DONE ? 0 : fail(s, "job_delete");
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? synq_strndup((const char *)t, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+}
+
+static synq_job_t *row_to_job(sqlite3_stmt *st)
+{
+    synq_job_t *j = synq_calloc(1, sizeof *j);
+    int i = 0;
+    j->seq = sqlite3_column_int64(st, i++);
+    j->id = col_text(st, i++);
+    j->queue = col_text(st, i++);
+    j->type = col_text(st, i++);
+    j->args = col_text(st, i++);
+    j->priority = sqlite3_column_int(st, i++);
+    j->state = (synq_job_state_t)sqlite3_column_int(st, i++);
+    j->retry = sqlite3_column_int(st, i++);
+    j->reserve_for = sqlite3_column_int(st, i++);
+    j->backoff_json = col_text(st, i++);
+    j->attempts = sqlite3_column_int(st, i++);
+    j->run_at = sqlite3_column_int64(st, i++);
+    j->created_at = sqlite3_column_int64(st, i++);
+    j->enqueued_at = sqlite3_column_int64(st, i++);
+    j->started_at = sqlite3_column_int64(st, i++);
+    j->finished_at = sqlite3_column_int64(st, i++);
+    j->lease_until = sqlite3_column_int64(st, i++);
+    j->worker = col_text(st, i++);
+    j->result = col_text(st, i++);
+    j->err_message = col_text(st, i++);
+    j->err_type = col_text(st, i++);
+    j->err_backtrace = col_text(st, i++);
+    j->custom = col_text(st, i++);
+    j->timer_idx = (size_t)-1;
+    if (j->backoff_json) {
+        json_t *b = json_loads(j->backoff_json, 0, NULL);
+        char err[8];
+        if (b) synq_backoff_from_json(b, &j->backoff, err, sizeof err);
+        json_decref(b);
+    }
+    return j;
+}
+
+static int st_job_get(synq_store_t *base, const char *id, synq_job_t **out)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_bind_text(s->get, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s->get);
+    int ret = 0;
+    if (rc == SQLITE_ROW)
+        *out = row_to_job(s->get);
+    else if (rc == SQLITE_DONE)
+        ret = SYNQ_ENOTFOUND;
+    else
+        ret = fail(s, "job_get");
+    sqlite3_reset(s->get);
+    return ret;
+}
+
+static int run_rows(sqlite_store_t *s, sqlite3_stmt *st, synq_store_job_cb cb, void *arg)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cb(row_to_job(st), arg)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "job_list");
+}
+
+static int st_job_list(synq_store_t *base, const synq_job_filter_t *f, synq_store_job_cb cb,
+                       void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT " JOB_COLS " FROM jobs WHERE 1=1%s%s%s%s ORDER BY seq DESC LIMIT ?5",
+             f->queue ? " AND queue=?1" : "", f->type ? " AND type=?2" : "",
+             f->state >= 0 ? " AND state=?3" : "", f->before_seq > 0 ? " AND seq<?4" : "");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return fail(s, "job_list");
+    if (f->queue) sqlite3_bind_text(st, 1, f->queue, -1, SQLITE_STATIC);
+    if (f->type) sqlite3_bind_text(st, 2, f->type, -1, SQLITE_STATIC);
+    if (f->state >= 0) sqlite3_bind_int(st, 3, f->state);
+    if (f->before_seq > 0) sqlite3_bind_int64(st, 4, f->before_seq);
+    sqlite3_bind_int(st, 5, f->limit);
+    return run_rows(s, st, cb, arg);
+}
+
+static int st_job_load_live(synq_store_t *base, synq_store_job_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st;
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs WHERE state IN (%d,%d,%d,%d) "
+             "ORDER BY seq", SYNQ_JOB_SCHEDULED, SYNQ_JOB_QUEUED, SYNQ_JOB_ACTIVE, SYNQ_JOB_RETRY);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return fail(s, "load_live");
+    return run_rows(s, st, cb, arg);
+}
+
+static int st_job_counts(synq_store_t *base, synq_store_count_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "job_counts");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        cb((const char *)sqlite3_column_text(st, 0), (synq_job_state_t)sqlite3_column_int(st, 1),
+           sqlite3_column_int64(st, 2), arg);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "job_counts");
+}
+
+static int st_job_prune(synq_store_t *base, synq_job_state_t state, int64_t before_us,
+                        int64_t keep_max, void (*cb)(const char *queue, void *arg), void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    static const char *const sqls[] = {
+        "DELETE FROM jobs WHERE state=?1 AND finished_at<?2 RETURNING queue",
+        "DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs WHERE state=?1 ORDER BY seq DESC "
+        "LIMIT -1 OFFSET ?2) RETURNING queue",
+    };
+    for (int k = 0; k < 2; k++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db, sqls[k], -1, &st, NULL) != SQLITE_OK)
+            return fail(s, "job_prune");
+        sqlite3_bind_int(st, 1, state);
+        sqlite3_bind_int64(st, 2, k == 0 ? before_us : keep_max);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) cb((const char *)sqlite3_column_text(st, 0), arg);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) return fail(s, "job_prune");
+    }
+    return 0;
+}
+
+static int st_queue_set_paused(synq_store_t *base, const char *queue, bool paused)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO queues(name, paused) VALUES(?1, ?2) "
+                           "ON CONFLICT(name) DO UPDATE SET paused=excluded.paused",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "queue_set_paused");
+    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, paused);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "queue_set_paused");
+}
+
+static int st_queue_load(synq_store_t *base, synq_store_queue_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT name, paused FROM queues", -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "queue_load");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        cb((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1) != 0, arg);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "queue_load");
+}
+
+static void st_close(synq_store_t *base)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    st_commit(base);
+    sqlite3_stmt *sts[] = {s->begin, s->commit, s->insert, s->update, s->del, s->get, s->exists};
+    for (size_t i = 0; i < SYNQ_ARRAY_LEN(sts); i++) sqlite3_finalize(sts[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static const synq_store_ops_t ops = {
+    .commit = st_commit,
+    .job_insert = st_job_insert,
+    .job_update = st_job_update,
+    .job_delete = st_job_delete,
+    .job_get = st_job_get,
+    .job_list = st_job_list,
+    .job_load_live = st_job_load_live,
+    .job_counts = st_job_counts,
+    .job_prune = st_job_prune,
+    .queue_set_paused = st_queue_set_paused,
+    .queue_load = st_queue_load,
+    .close = st_close,
+};
+
+static int migrate(sqlite_store_t *s)
+{
+    sqlite3_stmt *st;
+    int version = 0;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    int target = (int)SYNQ_ARRAY_LEN(migrations);
+    if (version > target) {
+        synq_log(SYNQ_LOG_ERROR, "database schema is newer than this synq", NULL);
+        return -1;
+    }
+    for (int v = version; v < target; v++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v + 1);
+        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(s->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            fail(s, "migrate");
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+        char vs[16];
+        snprintf(vs, sizeof vs, "%d", v + 1);
+        synq_log(SYNQ_LOG_INFO, "schema migrated", "version", vs, NULL);
+    }
+    return 0;
+}
+
+static int prepare(sqlite_store_t *s, sqlite3_stmt **st, const char *sql)
+{
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
+        return fail(s, "prepare");
+    return 0;
+}
+
+synq_store_t *synq_store_sqlite_open(const char *dir, synq_durability_t durability)
+{
+    if (mkdir(dir, 0755) < 0) {
+        struct stat sb;
+        if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+            synq_log(SYNQ_LOG_ERROR, "cannot create data directory", "dir", dir, NULL);
+            return NULL;
+        }
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/synq.db", dir);
+    sqlite_store_t *s = synq_calloc(1, sizeof *s);
+    s->base.ops = &ops;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        synq_log(SYNQ_LOG_ERROR, "cannot open database", "path", path, "error",
+                 sqlite3_errmsg(s->db), NULL);
+        goto fail;
+    }
+    char pragmas[256];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA busy_timeout=5000;"
+             "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+             durability == SYNQ_DURABILITY_FULL ? "FULL" : "NORMAL");
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+        fail(s, "pragmas");
+        goto fail;
+    }
+    if (migrate(s) < 0) goto fail;
+    if (prepare(s, &s->begin, "BEGIN") || prepare(s, &s->commit, "COMMIT") ||
+        prepare(s, &s->insert,
+                "INSERT INTO jobs(id,queue,type,args,created_at,priority,state,retry,reserve_for,"
+                "backoff,attempts,run_at,enqueued_at,started_at,finished_at,lease_until,worker,"
+                "result,err_message,err_type,err_backtrace,custom) "
+                "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
+                "?21,?22)") ||
+        prepare(s, &s->update,
+                "UPDATE jobs SET priority=?1,state=?2,retry=?3,reserve_for=?4,backoff=?5,"
+                "attempts=?6,run_at=?7,enqueued_at=?8,started_at=?9,finished_at=?10,"
+                "lease_until=?11,worker=?12,result=?13,err_message=?14,err_type=?15,"
+                "err_backtrace=?16,custom=?17 WHERE seq=?18") ||
+        prepare(s, &s->del, "DELETE FROM jobs WHERE id=?1") ||
+        prepare(s, &s->get, "SELECT " JOB_COLS " FROM jobs WHERE id=?1") ||
+        prepare(s, &s->exists, "SELECT 1 FROM jobs WHERE id=?1"))
+        goto fail;
+    return &s->base;
+fail:
+    st_close(&s->base);
+    return NULL;
+}

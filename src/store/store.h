@@ -1,0 +1,66 @@
+/* The storage interface: everything the engine persists goes through this
+ * struct of function pointers, so SQLite (store/sqlite.c) and later
+ * PostgreSQL sit behind it without the engine naming either.
+ *
+ * Transactions: every write joins the open transaction (begun lazily);
+ * commit() makes all of them durable at once. The engine commits once per
+ * loop turn and answers acknowledged writes only afterwards (group commit).
+ * Reads see the open transaction's writes. All calls are synchronous. */
+#ifndef SYNQ_STORE_STORE_H
+#define SYNQ_STORE_STORE_H
+
+#include "core/job.h"
+
+typedef struct synq_store_s synq_store_t;
+
+typedef enum { SYNQ_DURABILITY_FULL, SYNQ_DURABILITY_NORMAL } synq_durability_t;
+
+typedef struct synq_job_filter_s {
+    const char *queue;  /* NULL = any */
+    const char *type;   /* NULL = any */
+    int state;          /* -1 = any */
+    int64_t before_seq; /* only seq < before_seq; 0 = no bound */
+    int limit;
+} synq_job_filter_t;
+
+/* Called for each job; takes ownership of job (free with synq_job_free).
+ * Return non-zero to stop. */
+typedef int (*synq_store_job_cb)(synq_job_t *job, void *arg);
+typedef void (*synq_store_count_cb)(const char *queue, synq_job_state_t state, int64_t n,
+                                    void *arg);
+typedef void (*synq_store_queue_cb)(const char *queue, bool paused, void *arg);
+
+typedef struct synq_store_ops_s {
+    /* Commits the open transaction, if any. 0 or SYNQ_ESTORE. */
+    int (*commit)(synq_store_t *s);
+    /* Inserts a new job and sets job->seq. SYNQ_ECONFLICT if the id exists. */
+    int (*job_insert)(synq_store_t *s, synq_job_t *job);
+    /* Writes every mutable field of a stored job. */
+    int (*job_update)(synq_store_t *s, const synq_job_t *job);
+    int (*job_delete)(synq_store_t *s, const char *id);
+    /* Loads one job: 0 and *out (caller frees), or SYNQ_ENOTFOUND. */
+    int (*job_get)(synq_store_t *s, const char *id, synq_job_t **out);
+    /* Lists jobs newest first (by seq) matching the filter. */
+    int (*job_list)(synq_store_t *s, const synq_job_filter_t *f, synq_store_job_cb cb, void *arg);
+    /* Every job not in a terminal state, oldest first (start-up recovery). */
+    int (*job_load_live)(synq_store_t *s, synq_store_job_cb cb, void *arg);
+    /* Job counts by queue and state. */
+    int (*job_counts)(synq_store_t *s, synq_store_count_cb cb, void *arg);
+    /* Deletes jobs in `state` finished before `before_us`, and then the
+     * oldest ones beyond `keep_max`; cb reports each deleted job's queue. */
+    int (*job_prune)(synq_store_t *s, synq_job_state_t state, int64_t before_us, int64_t keep_max,
+                     void (*cb)(const char *queue, void *arg), void *arg);
+    int (*queue_set_paused)(synq_store_t *s, const char *queue, bool paused);
+    int (*queue_load)(synq_store_t *s, synq_store_queue_cb cb, void *arg);
+    void (*close)(synq_store_t *s);
+} synq_store_ops_t;
+
+struct synq_store_s {
+    const synq_store_ops_t *ops;
+};
+
+/* Opens (creating and migrating) the SQLite store in directory dir.
+ * Returns NULL and logs the reason on failure. Close with s->ops->close. */
+synq_store_t *synq_store_sqlite_open(const char *dir, synq_durability_t durability);
+
+#endif
