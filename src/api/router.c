@@ -174,7 +174,7 @@ json_t *synq_api_body(synq_api_ctx_t *ctx, bool required, bool *failed)
     synq_http_req_t *req = ctx->req;
     *failed = false;
     size_t i = 0;
-    while (i < req->body.len && strchr(" \t\r\n", req->body.data[i])) i++;
+    while (i < req->body.len && req->body.data[i] && strchr(" \t\r\n", req->body.data[i])) i++;
     if (i == req->body.len) {
         if (!required) return NULL;
         synq_api_error(ctx, 400, "malformed_json", "a JSON body is required", NULL);

@@ -8,8 +8,6 @@
 
 #include "core/log.h"
 
-#include <ctype.h>
-#include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,14 +32,13 @@ struct synq_http_conn_s {
     uv_timer_t timer;
     synq_http_server_t *srv;
     synq_http_conn_t *next, *prev;
-    http_parser parser;
+    synq_reqparser_t parser;
     synq_buf_t in;             /* received, not yet parsed */
-    synq_http_req_t *parsing;  /* request being parsed */
     synq_http_req_t *active;   /* handed to the handler, not yet answered */
-    int error_status;          /* set by a parser callback that rejects the request */
-    const char *error_code;
     int handles_open;          /* tcp + timer, freed when both closed */
+    uv_shutdown_t shutdown;
     bool reading;
+    bool lingering;  /* response sent, write side shut, discarding input */
     bool closing;
     bool close_after_write;
     bool in_parse;
@@ -53,8 +50,6 @@ typedef struct {
     synq_http_conn_t *conn;
     char *data;
 } write_req_t;
-
-static http_parser_settings settings;
 
 void synq_http_config_init(synq_http_config_t *cfg)
 {
@@ -99,87 +94,6 @@ const char *synq_http_status_text(int status)
 
 /* ---- requests ---------------------------------------------------------- */
 
-static synq_http_req_t *req_new(synq_http_conn_t *c)
-{
-    synq_http_req_t *r = synq_calloc(1, sizeof *r);
-    r->conn = c;
-    synq_buf_init(&r->body);
-    synq_buf_init(&r->url);
-    return r;
-}
-
-static void req_free(synq_http_req_t *r)
-{
-    for (size_t i = 0; i < r->nheaders; i++) {
-        free(r->headers[i].name);
-        free(r->headers[i].value);
-    }
-    free(r->headers);
-    free(r->path);
-    free(r->query);
-    synq_buf_release(&r->body);
-    synq_buf_release(&r->url);
-    free(r);
-}
-
-const char *synq_http_req_header(const synq_http_req_t *req, const char *name)
-{
-    for (size_t i = 0; i < req->nheaders; i++)
-        if (strcmp(req->headers[i].name, name) == 0) return req->headers[i].value;
-    return NULL;
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes src[0..n) into out; '+' means space (form encoding). */
-static int pct_decode(const char *src, size_t n, char *out, size_t outlen)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = src[i];
-        if (ch == '+') {
-            ch = ' ';
-        } else if (ch == '%' && i + 2 < n && hexval(src[i + 1]) >= 0 && hexval(src[i + 2]) >= 0) {
-            ch = (char)(hexval(src[i + 1]) * 16 + hexval(src[i + 2]));
-            i += 2;
-        }
-        if (o + 1 >= outlen) return -1;
-        out[o++] = ch;
-    }
-    out[o] = '\0';
-    return (int)o;
-}
-
-int synq_http_req_query(const synq_http_req_t *req, const char *name, char *out, size_t outlen)
-{
-    if (req->query == NULL) return -1;
-    size_t nlen = strlen(name);
-    const char *p = req->query;
-    while (*p) {
-        const char *amp = strchr(p, '&');
-        size_t seg = amp ? (size_t)(amp - p) : strlen(p);
-        const char *eq = memchr(p, '=', seg);
-        size_t klen = eq ? (size_t)(eq - p) : seg;
-        if (klen == nlen && memcmp(p, name, nlen) == 0) {
-            if (eq == NULL) {
-                if (outlen == 0) return -1;
-                out[0] = '\0';
-                return 0;
-            }
-            return pct_decode(eq + 1, seg - klen - 1, out, outlen);
-        }
-        p += seg;
-        if (*p == '&') p++;
-    }
-    return -1;
-}
-
 void synq_http_req_on_abort(synq_http_req_t *req, synq_http_abort_cb cb, void *arg)
 {
     req->abort_cb = cb;
@@ -215,6 +129,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
     if (c->next) c->next->prev = c->prev;
     srv->nconns--;
     synq_buf_release(&c->in);
+    synq_reqparser_release(&c->parser);
     free(c);
     server_maybe_done(srv);
 }
@@ -223,10 +138,6 @@ static void conn_close(synq_http_conn_t *c)
 {
     if (c->closing) return;
     c->closing = true;
-    if (c->parsing) {
-        req_free(c->parsing);
-        c->parsing = NULL;
-    }
     if (c->active) {
         /* the handler still owns it; it learns the client is gone */
         synq_http_req_t *r = c->active;
@@ -238,25 +149,45 @@ static void conn_close(synq_http_conn_t *c)
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
 }
 
+static void conn_fail(synq_http_conn_t *c, int status, const char *code, const char *message);
+static void arm_timer(synq_http_conn_t *c, uint64_t ms);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status; /* the linger timer or the client's EOF ends it */
+}
+
+/* Closes gracefully after a final response: shut the write side and drain
+ * what the client still sends for a moment, so a client in the middle of
+ * sending a body it was refused (413) still reads the answer instead of
+ * getting a reset (the "lingering close" of HTTP servers). */
+static void conn_linger(synq_http_conn_t *c)
+{
+    if (c->closing || c->lingering) return;
+    c->lingering = true;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        conn_close(c);
+        return;
+    }
+    c->in.len = 0;
+    if (!c->reading) c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
+    arm_timer(c, 2000);
+}
+
 static void on_timeout(uv_timer_t *t)
 {
     synq_http_conn_t *c = t->data;
-    if (c->active) return; /* handler has it: no timeout while it works */
-    if (c->parsing || c->in.len > 0) {
-        /* request started but its headers or body stalled */
-        synq_log(SYNQ_LOG_DEBUG, "request timeout", NULL);
-        c->error_status = 408;
-        c->error_code = "request_timeout";
-        synq_http_req_t *r = req_new(c);
-        r->keep_alive = false;
-        c->close_after_write = true;
-        if (c->parsing) req_free(c->parsing);
-        c->parsing = NULL;
-        c->active = r;
-        synq_http_respond_error(r, 408, "request_timeout", "request not received in time", NULL);
-    } else {
+    if (c->lingering) {
         conn_close(c);
+        return;
     }
+    if (c->active) return; /* the handler has it: no timeout while it works */
+    if (synq_reqparser_busy(&c->parser) || c->in.len > 0)
+        conn_fail(c, 408, "request_timeout", "request not received in time");
+    else
+        conn_close(c);
 }
 
 static void arm_timer(synq_http_conn_t *c, uint64_t ms)
@@ -288,7 +219,7 @@ static void on_write_done(uv_write_t *w, int status)
         conn_close(c);
         return;
     }
-    if (c->close_after_write && c->writes_pending == 0) conn_close(c);
+    if (c->close_after_write && c->writes_pending == 0) conn_linger(c);
 }
 
 static void conn_write(synq_http_conn_t *c, char *data, size_t len)
@@ -301,7 +232,7 @@ static void conn_write(synq_http_conn_t *c, char *data, size_t len)
     int n = c->writes_pending ? 0 : uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (n == (int)len) {
         free(data);
-        if (c->close_after_write) conn_close(c);
+        if (c->close_after_write) conn_linger(c);
         return;
     }
     if (n < 0 && n != UV_EAGAIN) {
@@ -323,137 +254,15 @@ static void conn_write(synq_http_conn_t *c, char *data, size_t len)
     }
 }
 
-/* ---- parser callbacks -------------------------------------------------- */
-
-static int reject(synq_http_conn_t *c, int status, const char *code)
+/* Answers a request that could not be parsed, then closes. */
+static void conn_fail(synq_http_conn_t *c, int status, const char *code, const char *message)
 {
-    c->error_status = status;
-    c->error_code = code;
-    return 1;
-}
-
-static int count_header(synq_http_conn_t *c, size_t n)
-{
-    c->parsing->header_bytes += n;
-    return c->parsing->header_bytes > c->srv->cfg.max_header_bytes;
-}
-
-static int on_message_begin(http_parser *p)
-{
-    synq_http_conn_t *c = p->data;
-    c->parsing = req_new(c);
-    arm_timer(c, c->srv->cfg.header_timeout_ms);
-    return 0;
-}
-
-static int on_url(http_parser *p, const char *at, size_t len)
-{
-    synq_http_conn_t *c = p->data;
-    if (count_header(c, len)) return reject(c, 431, "headers_too_large");
-    synq_buf_append(&c->parsing->url, at, len);
-    return 0;
-}
-
-#define MAX_HEADERS 128
-
-static int on_header_field(http_parser *p, const char *at, size_t len)
-{
-    synq_http_conn_t *c = p->data;
-    synq_http_req_t *r = c->parsing;
-    if (count_header(c, len + 4)) return reject(c, 431, "headers_too_large");
-    if (r->nheaders == 0 || r->last_was_value) {
-        if (r->nheaders == MAX_HEADERS) return reject(c, 431, "headers_too_large");
-        if ((r->nheaders & (r->nheaders - 1)) == 0 || r->nheaders == 0)
-            r->headers = synq_realloc(r->headers, (r->nheaders ? r->nheaders * 2 : 8) *
-                                                      sizeof *r->headers);
-        r->headers[r->nheaders].name = synq_strdup("");
-        r->headers[r->nheaders].value = synq_strdup("");
-        r->nheaders++;
-        r->last_was_value = false;
-    }
-    synq_http_header_t *h = &r->headers[r->nheaders - 1];
-    size_t old = strlen(h->name);
-    h->name = synq_realloc(h->name, old + len + 1);
-    for (size_t i = 0; i < len; i++) h->name[old + i] = (char)tolower((unsigned char)at[i]);
-    h->name[old + len] = '\0';
-    return 0;
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t len)
-{
-    synq_http_conn_t *c = p->data;
-    synq_http_req_t *r = c->parsing;
-    if (count_header(c, len)) return reject(c, 431, "headers_too_large");
-    if (r->nheaders == 0) return reject(c, 400, "bad_request");
-    synq_http_header_t *h = &r->headers[r->nheaders - 1];
-    size_t old = strlen(h->value);
-    h->value = synq_realloc(h->value, old + len + 1);
-    memcpy(h->value + old, at, len);
-    h->value[old + len] = '\0';
-    r->last_was_value = true;
-    return 0;
-}
-
-static const struct {
-    enum http_method m;
-    synq_http_method_t ours;
-} methods[] = {
-    {HTTP_GET, SYNQ_HTTP_GET},       {HTTP_HEAD, SYNQ_HTTP_HEAD},
-    {HTTP_POST, SYNQ_HTTP_POST},     {HTTP_PUT, SYNQ_HTTP_PUT},
-    {HTTP_DELETE, SYNQ_HTTP_DELETE}, {HTTP_PATCH, SYNQ_HTTP_PATCH},
-    {HTTP_OPTIONS, SYNQ_HTTP_OPTIONS},
-};
-
-static int on_headers_complete(http_parser *p)
-{
-    synq_http_conn_t *c = p->data;
-    synq_http_req_t *r = c->parsing;
-    r->method = SYNQ_HTTP_OTHER;
-    for (size_t i = 0; i < SYNQ_ARRAY_LEN(methods); i++)
-        if (methods[i].m == p->method) r->method = methods[i].ours;
-    r->method_name = http_method_str(p->method);
-    r->keep_alive = http_should_keep_alive(p) != 0;
-
-    /* split path and query; only origin-form targets are served */
-    const char *url = r->url.data ? r->url.data : "";
-    if (url[0] != '/') return reject(c, 400, "bad_request");
-    const char *q = strchr(url, '?');
-    size_t plen = q ? (size_t)(q - url) : strlen(url);
-    const char *hash = memchr(url, '#', plen);
-    if (hash) plen = (size_t)(hash - url);
-    r->path = synq_strndup(url, plen);
-    if (q) r->query = synq_strdup(q + 1);
-
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->srv->cfg.max_body_bytes)
-        return reject(c, 413, "payload_too_large");
-    const char *expect = synq_http_req_header(r, "expect");
-    if (expect && strcasecmp(expect, "100-continue") == 0) r->expect_continue = true;
-    if (r->expect_continue && !c->closing) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        conn_write(c, synq_strdup(cont), sizeof cont - 1);
-    }
-    arm_timer(c, c->srv->cfg.idle_timeout_ms);
-    return 0;
-}
-
-static int on_body(http_parser *p, const char *at, size_t len)
-{
-    synq_http_conn_t *c = p->data;
-    synq_http_req_t *r = c->parsing;
-    if (r->body.len + len > c->srv->cfg.max_body_bytes) return reject(c, 413, "payload_too_large");
-    synq_buf_append(&r->body, at, len);
-    arm_timer(c, c->srv->cfg.idle_timeout_ms);
-    return 0;
-}
-
-static int on_message_complete(http_parser *p)
-{
-    synq_http_conn_t *c = p->data;
-    c->active = c->parsing;
-    c->parsing = NULL;
-    if (c->active->body.data == NULL) synq_buf_reserve(&c->active->body, 0);
-    http_parser_pause(p, 1);
-    return 0;
+    c->in.len = 0;
+    c->close_after_write = true;
+    synq_http_req_t *r = synq_http_req_new();
+    r->conn = c;
+    c->active = r;
+    synq_http_respond_error(r, status, code, message, NULL);
 }
 
 /* Parses buffered input and hands out complete requests, one at a time. */
@@ -462,46 +271,44 @@ static void conn_process(synq_http_conn_t *c)
     if (c->in_parse) return;
     c->in_parse = true;
     while (!c->closing && c->active == NULL && !c->close_after_write) {
+        bool was_busy = synq_reqparser_busy(&c->parser);
         if (c->in.len == 0) {
-            if (c->parsing == NULL) arm_timer(c, c->srv->cfg.idle_timeout_ms);
+            if (!was_busy) arm_timer(c, c->srv->cfg.idle_timeout_ms);
             break;
         }
-        if (c->parsing == NULL && c->srv->closing) {
+        if (!was_busy && c->srv->closing) {
             c->close_after_write = true;
             if (c->writes_pending == 0) conn_close(c);
             break;
         }
-        http_parser_pause(&c->parser, 0);
-        size_t n = http_parser_execute(&c->parser, &settings, c->in.data, c->in.len);
-        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-        if (e == HPE_PAUSED) {
-            synq_buf_consume(&c->in, n);
-        } else if (e != HPE_OK || c->parser.upgrade) {
-            int status = c->error_status ? c->error_status : 400;
-            const char *code = c->error_code ? c->error_code : "bad_request";
-            const char *msg = status == 431   ? "request header block too large"
-                              : status == 413 ? "request body too large"
-                              : c->parser.upgrade ? "protocol upgrade not supported here"
-                                                  : http_errno_description(e);
-            if (e == HPE_HEADER_OVERFLOW) status = 431, code = "headers_too_large";
-            if (c->parsing) req_free(c->parsing);
-            c->parsing = NULL;
-            c->in.len = 0;
-            c->close_after_write = true;
-            synq_http_req_t *r = req_new(c);
-            c->active = r;
-            synq_http_respond_error(r, status, code, msg, NULL);
-            break;
-        } else {
-            synq_buf_consume(&c->in, n); /* partial request: wait for more */
+        bool had_headers = c->parser.headers_complete;
+        size_t used;
+        synq_http_req_t *r;
+        synq_req_result_t res = synq_reqparser_feed(&c->parser, c->in.data, c->in.len, &used, &r);
+        synq_buf_consume(&c->in, used);
+        if (res == SYNQ_REQ_ERROR) {
+            conn_fail(c, c->parser.error_status, c->parser.error_code, c->parser.error_message);
             break;
         }
-        if (c->active) {
-            synq_http_req_t *r = c->active;
-            uv_timer_stop(&c->timer);
-            if (c->srv->closing) r->keep_alive = false;
-            c->srv->handler(r, c->srv->arg);
+        if (c->parser.want_continue) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            c->parser.want_continue = false;
+            conn_write(c, synq_strdup(cont), sizeof cont - 1);
         }
+        if (res == SYNQ_REQ_AGAIN) {
+            /* a request in progress: headers must arrive within header_timeout
+             * of its first byte, then the body may not stall past idle_timeout */
+            if (!was_busy && synq_reqparser_busy(&c->parser) && !c->parser.headers_complete)
+                arm_timer(c, c->srv->cfg.header_timeout_ms);
+            else if (c->parser.headers_complete && (!had_headers || used > 0))
+                arm_timer(c, c->srv->cfg.idle_timeout_ms);
+            break;
+        }
+        r->conn = c;
+        c->active = r;
+        uv_timer_stop(&c->timer);
+        if (c->srv->closing || r->upgrade) r->keep_alive = false;
+        c->srv->handler(r, c->srv->arg);
     }
     c->in_parse = false;
     if (!c->closing && !c->reading && c->in.len < high_water(c)) {
@@ -518,6 +325,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread == 0) return;
+    if (c->lingering) return; /* discarded */
     c->in.len += (size_t)nread;
     c->in.data[c->in.len] = '\0';
     if (c->in.len >= high_water(c)) {
@@ -534,7 +342,7 @@ void synq_http_respond(synq_http_req_t *req, int status, const char *content_typ
 {
     synq_http_conn_t *c = req->conn;
     if (c == NULL || c->closing) {
-        req_free(req);
+        synq_http_req_free(req);
         return;
     }
     bool head = req->method == SYNQ_HTTP_HEAD;
@@ -555,7 +363,7 @@ void synq_http_respond(synq_http_req_t *req, int status, const char *content_typ
     size_t n;
     char *data = synq_buf_steal(&out, &n);
     if (c->active == req) c->active = NULL;
-    req_free(req);
+    synq_http_req_free(req);
     conn_write(c, data, n);
     if (!c->closing) conn_process(c);
 }
@@ -595,8 +403,7 @@ static void on_connection(uv_stream_t *l, int status)
     srv->conns = c;
     srv->nconns++;
     synq_buf_init(&c->in);
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
+    synq_reqparser_init(&c->parser, srv->cfg.max_header_bytes, srv->cfg.max_body_bytes);
     if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0 || srv->nconns > srv->cfg.max_conns) {
         conn_close(c);
         return;
@@ -610,14 +417,6 @@ synq_http_server_t *synq_http_server_start(uv_loop_t *loop, const char *addr,
                                            const synq_http_config_t *cfg,
                                            synq_http_handler_cb handler, void *arg, int *err)
 {
-    settings.on_message_begin = on_message_begin;
-    settings.on_url = on_url;
-    settings.on_header_field = on_header_field;
-    settings.on_header_value = on_header_value;
-    settings.on_headers_complete = on_headers_complete;
-    settings.on_body = on_body;
-    settings.on_message_complete = on_message_complete;
-
     char host[64];
     const char *colon = strrchr(addr, ':');
     if (colon == NULL || (size_t)(colon - addr) >= sizeof host) {

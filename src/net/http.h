@@ -10,44 +10,11 @@
 
 #include "core/buf.h"
 #include "core/common.h"
+#include "net/request.h"
 
 #include <uv.h>
 
 typedef struct synq_http_server_s synq_http_server_t;
-typedef struct synq_http_conn_s synq_http_conn_t;
-typedef struct synq_http_req_s synq_http_req_t;
-
-typedef enum {
-    SYNQ_HTTP_GET, SYNQ_HTTP_HEAD, SYNQ_HTTP_POST, SYNQ_HTTP_PUT, SYNQ_HTTP_DELETE,
-    SYNQ_HTTP_PATCH, SYNQ_HTTP_OPTIONS, SYNQ_HTTP_OTHER
-} synq_http_method_t;
-
-typedef struct synq_http_header_s {
-    char *name;  /* lowercased */
-    char *value;
-} synq_http_header_t;
-
-typedef void (*synq_http_abort_cb)(synq_http_req_t *req, void *arg);
-
-struct synq_http_req_s {
-    synq_http_method_t method;
-    const char *method_name;
-    char *path;   /* without the query, NUL-terminated */
-    char *query;  /* after '?', or NULL */
-    synq_http_header_t *headers;
-    size_t nheaders;
-    synq_buf_t body;
-    bool keep_alive;
-    void *data; /* free for the handler */
-    /* private */
-    synq_http_conn_t *conn; /* NULL once the connection is gone */
-    synq_http_abort_cb abort_cb;
-    void *abort_arg;
-    synq_buf_t url;
-    size_t header_bytes;
-    bool last_was_value;
-    bool expect_continue;
-};
 
 typedef void (*synq_http_handler_cb)(synq_http_req_t *req, void *arg);
 typedef void (*synq_http_closed_cb)(synq_http_server_t *srv, void *arg);
@@ -78,11 +45,6 @@ size_t synq_http_server_conn_count(const synq_http_server_t *srv);
  * server is freed. */
 void synq_http_server_close(synq_http_server_t *srv, synq_http_closed_cb cb, void *arg);
 
-/* Returns the value of a header (name in lowercase) or NULL. Borrowed. */
-const char *synq_http_req_header(const synq_http_req_t *req, const char *name);
-/* Copies the percent-decoded query parameter into out (size outlen) and
- * returns its length, or -1 if absent (or too long for out). */
-int synq_http_req_query(const synq_http_req_t *req, const char *name, char *out, size_t outlen);
 /* Registers a callback for when the connection closes before the response
  * is sent; the callback must still call synq_http_respond (which then only
  * frees the request). */

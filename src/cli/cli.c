@@ -1,0 +1,640 @@
+/* The client commands of the command line: `synq enqueue`, `synq job`,
+ * `synq jobs` and `synq queues`. Each parses its flags, makes one or two
+ * requests to a running server through cli/client.h and prints the answer:
+ * JSON for single objects, aligned tables for lists (or JSON with --json).
+ * Exit status: 0 done, 1 the server said no or could not be reached (the
+ * reason on stderr), 2 usage error. The worker, `synq work`, is in work.c. */
+#include "cli/cli.h"
+
+#include "cli/client.h"
+#include "core/buf.h"
+#include "core/timeutil.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_USAGE 2
+#define REQUEST_TIMEOUT_MS 30000L
+/* ARGS_JSON read from stdin ("-") is capped like the server's request body. */
+#define MAX_STDIN_BYTES (16u * 1024 * 1024)
+
+#define SERVER_HELP                                                                                \
+    "  -s, --server URL       server to talk to (default $SYNQ_SERVER, else " SYNQ_CLIENT_DEFAULT_URL \
+    ")\n"                                                                                          \
+    "  -h, --help             show this help\n"
+
+/* getopt_long with "synq <command>" as the program name in its messages.
+ * Each command calls it through parse_begin so optind starts afresh. */
+typedef struct {
+    int argc;
+    char **argv; /* owned array, borrowed strings */
+    char name[64];
+} cmdline_t;
+
+static void cmdline_init(cmdline_t *cl, int argc, char **argv)
+{
+    snprintf(cl->name, sizeof cl->name, "synq %s", argc > 0 ? argv[0] : "?");
+    cl->argc = argc > 0 ? argc : 1;
+    cl->argv = synq_calloc((size_t)cl->argc + 1, sizeof *cl->argv);
+    cl->argv[0] = cl->name;
+    for (int i = 1; i < argc; i++) cl->argv[i] = argv[i];
+    optind = 0; /* GNU: reinitialise the scanner */
+    opterr = 1;
+}
+
+static void cmdline_release(cmdline_t *cl)
+{
+    free(cl->argv);
+    cl->argv = NULL;
+}
+
+/* Prints "<name>: <message>" and a pointer to --help; returns EXIT_USAGE.
+ * With fmt NULL only the pointer is printed (getopt has said the rest). */
+static int usage_error(const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *name, const char *fmt, ...)
+{
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "%s: ", name);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+    }
+    fprintf(stderr, "Try '%s --help'.\n", name);
+    return EXIT_USAGE;
+}
+
+/* Whole decimal integer in [lo, hi]; returns 0 or -1. */
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Reads all of stdin into a new string (free()), or NULL past the cap. */
+static char *read_stdin(size_t *len)
+{
+    synq_buf_t b;
+    synq_buf_init(&b);
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, stdin)) > 0) {
+        if (b.len + n > MAX_STDIN_BYTES) {
+            synq_buf_release(&b);
+            return NULL;
+        }
+        synq_buf_append(&b, tmp, n);
+    }
+    return synq_buf_steal(&b, len);
+}
+
+/* One request; on success (status == want) *out takes the body (may be
+ * NULL). Returns an exit status: 0, or 1 with the reason printed. */
+static int call(const char *prog, const char *server, const char *method, const char *path,
+                json_t *body, long want, json_t **out)
+{
+    int rc = 1;
+    synq_client_resp_t resp = {0};
+    synq_client_t *c = synq_client_new(server);
+
+    if (out) *out = NULL;
+    int err = synq_client_request(c, method, path, body, REQUEST_TIMEOUT_MS, NULL, NULL, &resp);
+    if (err < 0) {
+        fprintf(stderr, "%s: cannot reach %s: %s\n", prog, synq_client_url(c),
+                synq_client_errmsg(c));
+        goto cleanup;
+    }
+    if (resp.status != want) {
+        synq_client_resp_print_error(prog, &resp);
+        goto cleanup;
+    }
+    if (out) {
+        *out = resp.body;
+        resp.body = NULL;
+    }
+    rc = 0;
+
+cleanup:
+    synq_client_resp_release(&resp);
+    synq_client_free(c);
+    return rc;
+}
+
+static void print_json(const json_t *v)
+{
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+    }
+    free(s);
+}
+
+/* ---- tables ---- */
+
+typedef struct {
+    size_t ncols;
+    const char *const *head;
+    const bool *right; /* right-align this column */
+    char **cells;      /* nrows * ncols, owned */
+    size_t nrows;
+} table_t;
+
+static void table_add(table_t *t, char **row)
+{
+    t->cells = synq_realloc(t->cells, (t->nrows + 1) * t->ncols * sizeof *t->cells);
+    memcpy(t->cells + t->nrows * t->ncols, row, t->ncols * sizeof *row);
+    t->nrows++;
+}
+
+static void table_print_release(table_t *t)
+{
+    size_t *w = synq_calloc(t->ncols, sizeof *w);
+    for (size_t c = 0; c < t->ncols; c++) w[c] = strlen(t->head[c]);
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t c = 0; c < t->ncols; c++) w[c] = SYNQ_MAX(w[c], strlen(t->cells[r * t->ncols + c]));
+    for (size_t r = 0; r <= t->nrows; r++) {
+        for (size_t c = 0; c < t->ncols; c++) {
+            const char *s = r == 0 ? t->head[c] : t->cells[(r - 1) * t->ncols + c];
+            bool last = c + 1 == t->ncols;
+            if (t->right[c])
+                printf("%*s%s", (int)w[c], s, last ? "" : "  ");
+            else if (last)
+                printf("%s", s);
+            else
+                printf("%-*s  ", (int)w[c], s);
+        }
+        putchar('\n');
+    }
+    for (size_t i = 0; i < t->nrows * t->ncols; i++) free(t->cells[i]);
+    free(t->cells);
+    free(w);
+    t->cells = NULL;
+    t->nrows = 0;
+}
+
+/* A cell from a JSON value: strings as they are, null as "-", else JSON. */
+static char *cell(const json_t *v)
+{
+    if (v == NULL || json_is_null(v)) return synq_strdup("-");
+    if (json_is_string(v)) return synq_strdup(json_string_value(v));
+    if (json_is_true(v)) return synq_strdup("yes");
+    if (json_is_false(v)) return synq_strdup("no");
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *r = synq_strdup(s ? s : "?");
+    free(s);
+    return r;
+}
+
+/* ---- enqueue ---- */
+
+static const char enqueue_help[] =
+    "usage: synq enqueue [options] TYPE [ARGS_JSON]\n"
+    "\n"
+    "Enqueues one job of type TYPE and prints the stored job as JSON.\n"
+    "ARGS_JSON is any JSON value (default []); \"-\" reads it from stdin.\n"
+    "\n"
+    "  -q, --queue Q          queue name (default \"default\")\n"
+    "  -p, --priority N       1-9, higher runs first (default 5)\n"
+    "  -d, --delay D          run after a duration: \"30s\", \"5m\", \"1h30m\"\n"
+    "  -t, --run-at TIME      run at an RFC 3339 time (not with --delay)\n"
+    "  -r, --retry N          retries before the job is dead, 0-1000 (default 25)\n"
+    "      --id ID            the job id (default: the server makes one)\n"
+    "      --reserve-for D    lease length: whole seconds or a duration (default 30m)\n"
+    "      --custom JSON      a JSON object stored with the job\n"
+    "      --print-id         print only the job id\n" SERVER_HELP;
+
+enum { OPT_ID = 256, OPT_RESERVE, OPT_CUSTOM, OPT_PRINT_ID, OPT_JSON, OPT_CURSOR, OPT_LIMIT };
+
+int synq_cli_enqueue(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"queue", required_argument, NULL, 'q'},   {"priority", required_argument, NULL, 'p'},
+        {"delay", required_argument, NULL, 'd'},   {"run-at", required_argument, NULL, 't'},
+        {"retry", required_argument, NULL, 'r'},   {"id", required_argument, NULL, OPT_ID},
+        {"reserve-for", required_argument, NULL, OPT_RESERVE},
+        {"custom", required_argument, NULL, OPT_CUSTOM},
+        {"print-id", no_argument, NULL, OPT_PRINT_ID},
+        {"server", required_argument, NULL, 's'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int rc = EXIT_USAGE;
+    cmdline_t cl;
+    json_t *job = json_object(), *out = NULL;
+    const char *server = NULL;
+    bool print_id = false;
+    char *stdin_text = NULL;
+    long n;
+    int64_t us;
+
+    cmdline_init(&cl, argc, argv);
+    int ch;
+    while ((ch = getopt_long(cl.argc, cl.argv, "q:p:d:t:r:s:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'q': json_object_set_new(job, "queue", json_string(optarg)); break;
+        case 'p':
+            if (parse_int(optarg, LONG_MIN, LONG_MAX, &n) < 0) {
+                rc = usage_error(cl.name, "--priority wants a whole number, not '%s'", optarg);
+                goto cleanup;
+            }
+            json_object_set_new(job, "priority", json_integer(n));
+            break;
+        case 'd':
+            if (synq_duration_parse(optarg, strlen(optarg), &us) < 0) {
+                rc = usage_error(cl.name, "--delay wants a duration such as 30s or 5m, not '%s'",
+                                 optarg);
+                goto cleanup;
+            }
+            json_object_set_new(job, "delay", json_string(optarg));
+            break;
+        case 't':
+            if (synq_rfc3339_parse(optarg, strlen(optarg), &us) < 0) {
+                rc = usage_error(cl.name,
+                                 "--run-at wants an RFC 3339 time such as 2026-01-02T15:04:05Z, "
+                                 "not '%s'",
+                                 optarg);
+                goto cleanup;
+            }
+            json_object_set_new(job, "run_at", json_string(optarg));
+            break;
+        case 'r':
+            if (parse_int(optarg, LONG_MIN, LONG_MAX, &n) < 0) {
+                rc = usage_error(cl.name, "--retry wants a whole number, not '%s'", optarg);
+                goto cleanup;
+            }
+            json_object_set_new(job, "retry", json_integer(n));
+            break;
+        case OPT_ID: json_object_set_new(job, "id", json_string(optarg)); break;
+        case OPT_RESERVE:
+            if (synq_duration_parse(optarg, strlen(optarg), &us) < 0 ||
+                us % SYNQ_US_PER_SEC != 0) {
+                rc = usage_error(cl.name, "--reserve-for wants whole seconds (30, 10m), not '%s'",
+                                 optarg);
+                goto cleanup;
+            }
+            json_object_set_new(job, "reserve_for", json_integer(us / SYNQ_US_PER_SEC));
+            break;
+        case OPT_CUSTOM: {
+            json_t *v = json_loads(optarg, 0, NULL);
+            if (!json_is_object(v)) {
+                json_decref(v);
+                rc = usage_error(cl.name, "--custom wants a JSON object, not '%s'", optarg);
+                goto cleanup;
+            }
+            json_object_set_new(job, "custom", v);
+            break;
+        }
+        case OPT_PRINT_ID: print_id = true; break;
+        case 's': server = optarg; break;
+        case 'h':
+            fputs(enqueue_help, stdout);
+            rc = 0;
+            goto cleanup;
+        default: rc = usage_error(cl.name, NULL); goto cleanup;
+        }
+    }
+    if (json_object_get(job, "delay") && json_object_get(job, "run_at")) {
+        rc = usage_error(cl.name, "%s", "give --delay or --run-at, not both");
+        goto cleanup;
+    }
+    int nargs = cl.argc - optind;
+    if (nargs < 1 || nargs > 2) {
+        rc = usage_error(cl.name, "%s", nargs < 1 ? "missing TYPE" : "too many arguments");
+        goto cleanup;
+    }
+    const char *type = cl.argv[optind];
+    if (*type == '\0') {
+        rc = usage_error(cl.name, "%s", "TYPE must not be empty");
+        goto cleanup;
+    }
+    json_object_set_new(job, "type", json_string(type));
+    if (nargs == 2) {
+        const char *text = cl.argv[optind + 1];
+        size_t len = strlen(text);
+        if (strcmp(text, "-") == 0) {
+            stdin_text = read_stdin(&len);
+            if (stdin_text == NULL) {
+                rc = usage_error(cl.name, "%s", "ARGS_JSON on stdin is too large");
+                goto cleanup;
+            }
+            text = stdin_text;
+        }
+        json_error_t jerr;
+        json_t *args = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+        if (args == NULL) {
+            fprintf(stderr, "%s: ARGS_JSON is not JSON: %s (column %d)\n", cl.name, jerr.text,
+                    jerr.column);
+            rc = EXIT_USAGE;
+            goto cleanup;
+        }
+        json_object_set_new(job, "args", args);
+    }
+
+    synq_client_global_init();
+    rc = call(cl.name, synq_client_url_pick(server), "POST", "/v1/jobs", job, 201, &out);
+    synq_client_global_release();
+    if (rc == 0) {
+        const char *id = json_string_value(json_object_get(out, "id"));
+        if (print_id)
+            printf("%s\n", id ? id : "");
+        else
+            print_json(out);
+    }
+
+cleanup:
+    json_decref(job);
+    json_decref(out);
+    free(stdin_text);
+    cmdline_release(&cl);
+    return rc;
+}
+
+/* ---- job ---- */
+
+static const char job_help[] = "usage: synq job [options] ID\n"
+                               "\n"
+                               "Prints the job ID as JSON.\n"
+                               "\n" SERVER_HELP;
+
+int synq_cli_job(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"server", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int rc = EXIT_USAGE;
+    cmdline_t cl;
+    const char *server = NULL;
+    json_t *out = NULL;
+    char *id = NULL, *path = NULL;
+
+    cmdline_init(&cl, argc, argv);
+    int ch;
+    while ((ch = getopt_long(cl.argc, cl.argv, "s:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's': server = optarg; break;
+        case 'h':
+            fputs(job_help, stdout);
+            rc = 0;
+            goto cleanup;
+        default: rc = usage_error(cl.name, NULL); goto cleanup;
+        }
+    }
+    if (cl.argc - optind != 1) {
+        rc = usage_error(cl.name, "%s", cl.argc - optind < 1 ? "missing ID" : "too many arguments");
+        goto cleanup;
+    }
+    if (cl.argv[optind][0] == '\0') {
+        rc = usage_error(cl.name, "%s", "ID must not be empty");
+        goto cleanup;
+    }
+    id = synq_client_escape(cl.argv[optind]);
+    size_t plen = strlen(id) + 16;
+    path = synq_malloc(plen);
+    snprintf(path, plen, "/v1/jobs/%s", id);
+
+    synq_client_global_init();
+    rc = call(cl.name, synq_client_url_pick(server), "GET", path, NULL, 200, &out);
+    synq_client_global_release();
+    if (rc == 0) print_json(out);
+
+cleanup:
+    json_decref(out);
+    free(id);
+    free(path);
+    cmdline_release(&cl);
+    return rc;
+}
+
+/* ---- jobs ---- */
+
+static const char jobs_help[] =
+    "usage: synq jobs [options]\n"
+    "\n"
+    "Lists jobs, newest first, as a table (or the server's JSON with --json).\n"
+    "When there are more, the --cursor for the next page is printed on stderr.\n"
+    "\n"
+    "  -q, --queue Q          only jobs of queue Q\n"
+    "      --state S          only jobs in state S: scheduled, queued, active,\n"
+    "                         retry, completed, dead, cancelled\n"
+    "      --type T           only jobs of type T\n"
+    "  -n, --limit N          at most N jobs, 1-1000 (default 50)\n"
+    "      --cursor C         continue after a previous page\n"
+    "      --json             print the JSON response\n" SERVER_HELP;
+
+static void query_add(synq_buf_t *q, const char *name, const char *value)
+{
+    if (value == NULL) return;
+    char *e = synq_client_escape(value);
+    synq_buf_printf(q, "%c%s=%s", q->len ? '&' : '?', name, e);
+    free(e);
+}
+
+int synq_cli_jobs(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"queue", required_argument, NULL, 'q'},
+        {"state", required_argument, NULL, 'S'},
+        {"type", required_argument, NULL, 'T'},
+        {"limit", required_argument, NULL, 'n'},
+        {"cursor", required_argument, NULL, OPT_CURSOR},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"server", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char *const head[] = {"ID", "STATE", "QUEUE", "TYPE", "PRI", "ATTEMPTS", "CREATED"};
+    static const bool right[] = {false, false, false, false, true, true, false};
+    int rc = EXIT_USAGE;
+    cmdline_t cl;
+    const char *server = NULL, *queue = NULL, *state = NULL, *type = NULL, *limit = NULL,
+               *cursor = NULL;
+    bool as_json = false;
+    json_t *out = NULL;
+    synq_buf_t path, query;
+    long n;
+
+    synq_buf_init(&path);
+    synq_buf_init(&query);
+    cmdline_init(&cl, argc, argv);
+    int ch;
+    while ((ch = getopt_long(cl.argc, cl.argv, "q:n:s:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'q': queue = optarg; break;
+        case 'S': state = optarg; break;
+        case 'T': type = optarg; break;
+        case 'n':
+            if (parse_int(optarg, 1, INT_MAX, &n) < 0) {
+                rc = usage_error(cl.name, "--limit wants a positive whole number, not '%s'", optarg);
+                goto cleanup;
+            }
+            limit = optarg;
+            break;
+        case OPT_CURSOR: cursor = optarg; break;
+        case OPT_JSON: as_json = true; break;
+        case 's': server = optarg; break;
+        case 'h':
+            fputs(jobs_help, stdout);
+            rc = 0;
+            goto cleanup;
+        default: rc = usage_error(cl.name, NULL); goto cleanup;
+        }
+    }
+    if (optind < cl.argc) {
+        rc = usage_error(cl.name, "unexpected argument '%s'", cl.argv[optind]);
+        goto cleanup;
+    }
+    query_add(&query, "queue", queue);
+    query_add(&query, "state", state);
+    query_add(&query, "type", type);
+    query_add(&query, "limit", limit);
+    query_add(&query, "cursor", cursor);
+    synq_buf_printf(&path, "/v1/jobs%s", query.len ? query.data : "");
+
+    synq_client_global_init();
+    rc = call(cl.name, synq_client_url_pick(server), "GET", path.data, NULL, 200, &out);
+    synq_client_global_release();
+    if (rc != 0) goto cleanup;
+    if (as_json) {
+        print_json(out);
+        goto cleanup;
+    }
+    json_t *jobs = json_object_get(out, "jobs");
+    if (!json_is_array(jobs)) {
+        fprintf(stderr, "%s: unexpected response: no \"jobs\" array\n", cl.name);
+        rc = 1;
+        goto cleanup;
+    }
+    table_t t = {.ncols = SYNQ_ARRAY_LEN(head), .head = head, .right = right};
+    size_t i;
+    json_t *j;
+    json_array_foreach(jobs, i, j)
+    {
+        char *row[] = {
+            cell(json_object_get(j, "id")),         cell(json_object_get(j, "state")),
+            cell(json_object_get(j, "queue")),      cell(json_object_get(j, "type")),
+            cell(json_object_get(j, "priority")),   cell(json_object_get(j, "attempts")),
+            cell(json_object_get(j, "created_at")),
+        };
+        table_add(&t, row);
+    }
+    table_print_release(&t);
+    const char *next = json_string_value(json_object_get(out, "next_cursor"));
+    if (next) {
+        fflush(stdout);
+        fprintf(stderr, "more: --cursor %s\n", next);
+    }
+
+cleanup:
+    json_decref(out);
+    synq_buf_release(&path);
+    synq_buf_release(&query);
+    cmdline_release(&cl);
+    return rc;
+}
+
+/* ---- queues ---- */
+
+static const char queues_help[] =
+    "usage: synq queues [options]\n"
+    "\n"
+    "Lists the queues with their job counts by state as a table. LATENCY is\n"
+    "the age of the oldest queued job.\n"
+    "\n"
+    "      --json             print the JSON response\n" SERVER_HELP;
+
+int synq_cli_queues(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"server", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char *const head[] = {"QUEUE",  "PAUSED", "SIZE",      "LATENCY", "SCHEDULED",
+                                       "QUEUED", "ACTIVE", "RETRY",     "DEAD",    "COMPLETED",
+                                       "CANCELLED"};
+    static const bool right[] = {false, false, true, true, true, true,
+                                 true,  true,  true, true, true};
+    static const char *const counted[] = {"scheduled", "queued",    "active",   "retry",
+                                          "dead",      "completed", "cancelled"};
+    int rc = EXIT_USAGE;
+    cmdline_t cl;
+    const char *server = NULL;
+    bool as_json = false;
+    json_t *out = NULL;
+
+    cmdline_init(&cl, argc, argv);
+    int ch;
+    while ((ch = getopt_long(cl.argc, cl.argv, "s:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case OPT_JSON: as_json = true; break;
+        case 's': server = optarg; break;
+        case 'h':
+            fputs(queues_help, stdout);
+            rc = 0;
+            goto cleanup;
+        default: rc = usage_error(cl.name, NULL); goto cleanup;
+        }
+    }
+    if (optind < cl.argc) {
+        rc = usage_error(cl.name, "unexpected argument '%s'", cl.argv[optind]);
+        goto cleanup;
+    }
+
+    synq_client_global_init();
+    rc = call(cl.name, synq_client_url_pick(server), "GET", "/v1/queues", NULL, 200, &out);
+    synq_client_global_release();
+    if (rc != 0) goto cleanup;
+    if (as_json) {
+        print_json(out);
+        goto cleanup;
+    }
+    json_t *queues = json_object_get(out, "queues");
+    if (!json_is_array(queues)) {
+        fprintf(stderr, "%s: unexpected response: no \"queues\" array\n", cl.name);
+        rc = 1;
+        goto cleanup;
+    }
+    table_t t = {.ncols = SYNQ_ARRAY_LEN(head), .head = head, .right = right};
+    size_t i;
+    json_t *q;
+    json_array_foreach(queues, i, q)
+    {
+        char *row[SYNQ_ARRAY_LEN(head)];
+        json_t *counts = json_object_get(q, "counts");
+        json_t *lat = json_object_get(q, "latency");
+        row[0] = cell(json_object_get(q, "name"));
+        row[1] = cell(json_object_get(q, "paused"));
+        row[2] = cell(json_object_get(q, "size"));
+        if (json_is_number(lat)) {
+            char tmp[64];
+            snprintf(tmp, sizeof tmp, "%.2fs", json_number_value(lat));
+            row[3] = synq_strdup(tmp);
+        } else {
+            row[3] = cell(lat);
+        }
+        for (size_t k = 0; k < SYNQ_ARRAY_LEN(counted); k++)
+            row[4 + k] = cell(json_object_get(counts, counted[k]));
+        table_add(&t, row);
+    }
+    table_print_release(&t);
+
+cleanup:
+    json_decref(out);
+    cmdline_release(&cl);
+    return rc;
+}

@@ -1,0 +1,945 @@
+/* `synq work`: a generic worker that runs a command once per job. N threads
+ * (--concurrency) each long-poll POST /v1/fetch for one job, run COMMAND in
+ * its own process group with the job's JSON on stdin and SYNQ_JOB_* in its
+ * environment, heartbeat the lease while it runs, and then ack the job with
+ * the command's stdout as the result (exit 0) or fail it with the tail of
+ * its stderr (non-zero exit, a signal, --timeout). SIGINT/SIGTERM stop the
+ * fetching and let running commands finish; a second one ends them too.
+ *
+ * It does not batch, prefetch or run anything but an external command: a
+ * worker written against the HTTP API or a Faktory library does more. */
+#include "cli/cli.h"
+
+#include "cli/client.h"
+#include "core/buf.h"
+#include "core/timeutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define EXIT_USAGE 2
+#define FETCH_WAIT "30s"
+#define FETCH_TIMEOUT_MS 45000L  /* the long poll plus a margin */
+#define HEARTBEAT_TIMEOUT_MS 10000L
+#define REPORT_TIMEOUT_MS 30000L
+#define REPORT_TRIES 5           /* ack/fail attempts on transport errors and 5xx */
+#define MAX_STDOUT_BYTES (1024u * 1024) /* the result; more is dropped */
+#define STDERR_TAIL_BYTES 4096u  /* kept for the failure message */
+#define MIN_HEARTBEAT_MS 200     /* floor for reserve_for/3 */
+#define TICK_MS 250              /* longest sleep before looking at signals */
+#define MAX_BACKOFF_MS 30000
+
+typedef struct {
+    const char *server;
+    json_t *queues;       /* array of strings */
+    int concurrency;
+    int64_t timeout_ms;   /* 0 = none */
+    const char *timeout_text;
+    int64_t kill_after_ms;
+    char worker[256];
+    char **cmd;           /* borrowed from argv, NULL-terminated */
+} work_cfg_t;
+
+typedef struct {
+    const work_cfg_t *cfg;
+    synq_client_t *client;
+    pthread_t thread;
+} worker_t;
+
+/* SIGINT/SIGTERM received so far (the main thread counts them with
+ * sigtimedwait; the workers only read). */
+static atomic_int g_signals;
+static atomic_int g_live_threads;
+static atomic_int g_running_jobs;
+
+/* ---- small helpers ---- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Appends v to b as a logfmt value: bare when safe, else quoted. */
+static void log_value(synq_buf_t *b, const char *v)
+{
+    bool bare = *v != '\0';
+    for (const char *p = v; *p && bare; p++)
+        if ((unsigned char)*p <= ' ' || *p == '"' || *p == '=' || *p == '\\') bare = false;
+    if (bare)
+        synq_buf_puts(b, v);
+    else
+        synq_buf_json_str(b, v, strlen(v));
+}
+
+/* One logfmt line on stderr: "ts=... level=... msg=... k=v ...". The
+ * variadic part is pairs of (key, value) strings ending with NULL. */
+static void wlog(const char *level, const char *msg, ...)
+{
+    char ts[40];
+    synq_buf_t b;
+    synq_buf_init(&b);
+    synq_rfc3339_format(synq_time_now_us(), ts);
+    synq_buf_printf(&b, "ts=%s level=%s msg=%s", ts, level, msg);
+    va_list ap;
+    va_start(ap, msg);
+    const char *k;
+    while ((k = va_arg(ap, const char *)) != NULL) {
+        const char *v = va_arg(ap, const char *);
+        synq_buf_printf(&b, " %s=", k);
+        log_value(&b, v ? v : "");
+    }
+    va_end(ap);
+    synq_buf_putc(&b, '\n');
+    fputs(b.data, stderr); /* one call: stdio locks the stream for it */
+    synq_buf_release(&b);
+}
+
+/* Appends n bytes of s as valid UTF-8: ill-formed sequences become U+FFFD
+ * (the well-formed ranges are Unicode's Table 3-7), so jansson accepts it. */
+static void utf8_clean(synq_buf_t *out, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len = 0;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c < 0x80) {
+            synq_buf_putc(out, (char)c);
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c == 0xE0) len = 3, lo = 0xA0;
+        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = 3;
+        else if (c == 0xED) len = 3, hi = 0x9F;
+        else if (c == 0xF0) len = 4, lo = 0x90;
+        else if (c >= 0xF1 && c <= 0xF3) len = 4;
+        else if (c == 0xF4) len = 4, hi = 0x8F;
+        bool ok = len > 0 && i + len <= n && s[i + 1] >= lo && s[i + 1] <= hi;
+        for (size_t k = 2; ok && k < len; k++) ok = (s[i + k] & 0xC0) == 0x80;
+        if (ok) {
+            synq_buf_append(out, s + i, len);
+            i += len;
+        } else {
+            synq_buf_append(out, "\xEF\xBF\xBD", 3);
+            i++;
+        }
+    }
+}
+
+/* Sleeps up to ms, waking early once a stop was asked for. */
+static void nap(int64_t ms)
+{
+    int64_t end = now_ms() + ms;
+    while (atomic_load(&g_signals) == 0) {
+        int64_t left = end - now_ms();
+        if (left <= 0) break;
+        struct timespec ts = {0, (long)SYNQ_MIN(left, TICK_MS) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* ---- the child process ---- */
+
+typedef struct {
+    pid_t pid;
+    int pidfd;            /* readable once the child exits; -1 if unsupported */
+    int fd_in, fd_out, fd_err; /* our ends, -1 once closed */
+    const char *in;
+    size_t in_len, in_off;
+    synq_buf_t out;
+    size_t out_bytes;     /* all of stdout, including what was dropped */
+    synq_buf_t err;       /* at most 2 * STDERR_TAIL_BYTES, the tail */
+    bool err_cut;
+} child_t;
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+}
+
+/* "NAME=value" in a new string. */
+static char *env_entry(const char *name, const char *value)
+{
+    synq_buf_t b;
+    synq_buf_init(&b);
+    synq_buf_printf(&b, "%s=%s", name, value);
+    return synq_buf_steal(&b, NULL);
+}
+
+static bool env_is_ours(const char *entry)
+{
+    static const char *const ours[] = {"SYNQ_JOB_ID=", "SYNQ_JOB_TYPE=", "SYNQ_QUEUE=",
+                                       "SYNQ_ATTEMPT=", "SYNQ_WORKER=",   "SYNQ_SERVER="};
+    for (size_t i = 0; i < SYNQ_ARRAY_LEN(ours); i++)
+        if (strncmp(entry, ours[i], strlen(ours[i])) == 0) return true;
+    return false;
+}
+
+/* Starts cfg->cmd with stdin/stdout/stderr on pipes, in a new process
+ * group, with default signal handling and an empty signal mask. Returns 0,
+ * or a negative errno (the command could not be run). */
+static int child_spawn(child_t *ch, const work_cfg_t *cfg, char **envp)
+{
+    int rc = 0;
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, dfl;
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    /* O_CLOEXEC: children of the other worker threads must not inherit
+     * these, or they would hold our pipes open. */
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+        rc = -errno;
+        goto cleanup;
+    }
+    /* dup2 clears FD_CLOEXEC on the child's copies (and glibc clears it
+     * when the numbers happen to be equal). */
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    static const int reset[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGALRM,
+                                SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < SYNQ_ARRAY_LEN(reset); i++) sigaddset(&dfl, reset[i]);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &dfl);
+    posix_spawnattr_setpgroup(&attr, 0); /* its own group: we signal -pid */
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
+
+    int e = posix_spawnp(&ch->pid, cfg->cmd[0], &fa, &attr, cfg->cmd, envp);
+    if (e != 0) {
+        rc = -e;
+        goto cleanup;
+    }
+#ifdef SYS_pidfd_open
+    ch->pidfd = (int)syscall(SYS_pidfd_open, ch->pid, 0);
+#else
+    ch->pidfd = -1;
+#endif
+    ch->fd_in = in[1], in[1] = -1;
+    ch->fd_out = out[0], out[0] = -1;
+    ch->fd_err = err[0], err[0] = -1;
+    fcntl(ch->fd_in, F_SETFL, fcntl(ch->fd_in, F_GETFL) | O_NONBLOCK);
+    fcntl(ch->fd_out, F_SETFL, fcntl(ch->fd_out, F_GETFL) | O_NONBLOCK);
+    fcntl(ch->fd_err, F_SETFL, fcntl(ch->fd_err, F_GETFL) | O_NONBLOCK);
+
+cleanup:
+    for (int i = 0; i < 2; i++) {
+        close_fd(&in[i]);
+        close_fd(&out[i]);
+        close_fd(&err[i]);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return rc;
+}
+
+/* Writes what the pipe takes of the job JSON; closes stdin when done or
+ * when the child stopped reading. */
+static void child_feed(child_t *ch)
+{
+    while (ch->fd_in >= 0 && ch->in_off < ch->in_len) {
+        ssize_t n = write(ch->fd_in, ch->in + ch->in_off, ch->in_len - ch->in_off);
+        if (n > 0) {
+            ch->in_off += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;
+        } else {
+            break; /* EPIPE: it exited or closed stdin; fine */
+        }
+    }
+    close_fd(&ch->fd_in);
+}
+
+/* Reads what is there on stdout (is_err false) or stderr; closes the fd at
+ * end of file. */
+static void child_drain(child_t *ch, bool is_err)
+{
+    int *fd = is_err ? &ch->fd_err : &ch->fd_out;
+    char tmp[65536];
+    while (*fd >= 0) {
+        ssize_t n = read(*fd, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n <= 0) {
+            close_fd(fd);
+            return;
+        }
+        if (is_err) {
+            synq_buf_append(&ch->err, tmp, (size_t)n);
+            if (ch->err.len > 2 * STDERR_TAIL_BYTES) {
+                synq_buf_consume(&ch->err, ch->err.len - STDERR_TAIL_BYTES);
+                ch->err_cut = true;
+            }
+        } else {
+            if (ch->out.len < MAX_STDOUT_BYTES)
+                synq_buf_append(&ch->out, tmp, SYNQ_MIN((size_t)n, MAX_STDOUT_BYTES - ch->out.len));
+            ch->out_bytes += (size_t)n;
+        }
+    }
+}
+
+/* ---- talking to the server ---- */
+
+static char *job_path(const char *id, const char *verb)
+{
+    char *e = synq_client_escape(id);
+    synq_buf_t b;
+    synq_buf_init(&b);
+    synq_buf_printf(&b, "/v1/jobs/%s/%s", e, verb);
+    free(e);
+    return synq_buf_steal(&b, NULL);
+}
+
+typedef enum { HB_OK, HB_LOST, HB_ERROR } hb_result_t;
+
+static hb_result_t heartbeat(worker_t *w, const char *id)
+{
+    hb_result_t rc = HB_ERROR;
+    synq_client_resp_t resp = {0};
+    char *path = job_path(id, "heartbeat");
+    json_t *body = json_pack("{s:s}", "worker", w->cfg->worker);
+
+    int err = synq_client_request(w->client, "POST", path, body, HEARTBEAT_TIMEOUT_MS, NULL, NULL,
+                                  &resp);
+    if (err < 0) {
+        wlog("warn", "heartbeat.error", "job", id, "error", synq_client_errmsg(w->client), NULL);
+    } else if (resp.status == 200) {
+        rc = HB_OK;
+    } else if (resp.status == 404 || resp.status == 409) {
+        /* The lease is gone (expired, or the job was deleted or retried by
+         * hand): someone else may run it now. */
+        wlog("warn", "heartbeat.lease_lost", "job", id, "code", synq_client_resp_code(&resp),
+             NULL);
+        rc = HB_LOST;
+    } else {
+        char st[24];
+        snprintf(st, sizeof st, "%ld", resp.status);
+        wlog("warn", "heartbeat.error", "job", id, "status", st, "code",
+             synq_client_resp_code(&resp), NULL);
+    }
+    synq_client_resp_release(&resp);
+    json_decref(body);
+    free(path);
+    return rc;
+}
+
+/* POSTs an ack or fail body, retrying transport errors and 5xx a few times
+ * with a growing pause. Returns the final HTTP status, or 0 if none came. */
+static long report(worker_t *w, const char *id, const char *verb, json_t *body)
+{
+    long status = 0;
+    char *path = job_path(id, verb);
+    for (int attempt = 0; attempt < REPORT_TRIES; attempt++) {
+        synq_client_resp_t resp = {0};
+        if (attempt > 0) {
+            struct timespec ts = {0, 0};
+            int64_t ms = 500LL << (attempt - 1);
+            ts.tv_sec = (time_t)(ms / 1000);
+            ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+            nanosleep(&ts, NULL);
+        }
+        int err = synq_client_request(w->client, "POST", path, body, REPORT_TIMEOUT_MS, NULL, NULL,
+                                      &resp);
+        if (err < 0) {
+            wlog("warn", "report.error", "job", id, "op", verb, "error",
+                 synq_client_errmsg(w->client), NULL);
+            continue;
+        }
+        status = resp.status;
+        if (status >= 500) {
+            wlog("warn", "report.error", "job", id, "op", verb, "code",
+                 synq_client_resp_code(&resp), NULL);
+            synq_client_resp_release(&resp);
+            continue;
+        }
+        if (status != 200) {
+            char st[24];
+            snprintf(st, sizeof st, "%ld", status);
+            const char *msg = json_string_value(
+                json_object_get(json_object_get(resp.body, "error"), "message"));
+            wlog("error", "report.rejected", "job", id, "op", verb, "status", st, "code",
+                 synq_client_resp_code(&resp), "message", msg, NULL);
+        }
+        synq_client_resp_release(&resp);
+        break;
+    }
+    free(path);
+    return status;
+}
+
+/* The result of a successful run: the output as JSON if it parses, else as
+ * a string without its trailing newlines; null when there is no output. */
+static json_t *make_result(const child_t *ch)
+{
+    const char *s = ch->out.data ? ch->out.data : "";
+    size_t n = ch->out.len;
+    size_t k = 0;
+    while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r')) k++;
+    if (k == n) return json_null();
+    json_t *v = json_loadb(s, n, JSON_DECODE_ANY, NULL);
+    if (v) return v;
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r')) n--;
+    synq_buf_t b;
+    synq_buf_init(&b);
+    utf8_clean(&b, s, n);
+    v = json_stringn(b.data ? b.data : "", b.len);
+    synq_buf_release(&b);
+    return v;
+}
+
+/* "<what>\n<stderr tail>", valid UTF-8. */
+static char *fail_message(const char *what, const child_t *ch)
+{
+    synq_buf_t b;
+    synq_buf_init(&b);
+    synq_buf_puts(&b, what);
+    const char *s = ch->err.data ? ch->err.data : "";
+    size_t n = ch->err.len;
+    if (n > STDERR_TAIL_BYTES) {
+        s += n - STDERR_TAIL_BYTES;
+        n = STDERR_TAIL_BYTES;
+    }
+    if (ch->err_cut || ch->err.len > STDERR_TAIL_BYTES) {
+        /* do not start inside a UTF-8 sequence */
+        while (n > 0 && ((unsigned char)*s & 0xC0) == 0x80) s++, n--;
+    }
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ')) n--;
+    if (n > 0) {
+        synq_buf_puts(&b, (ch->err_cut || ch->err.len > STDERR_TAIL_BYTES) ? "\n..." : "\n");
+        utf8_clean(&b, s, n);
+    }
+    return synq_buf_steal(&b, NULL);
+}
+
+/* ---- one job ---- */
+
+typedef enum {
+    END_EXIT,        /* exited on its own (status says how) */
+    END_TIMEOUT,     /* ran past --timeout */
+    END_INTERRUPTED, /* the worker was told twice to stop */
+    END_LEASE_LOST,  /* the server took the job away */
+} end_t;
+
+static void run_job(worker_t *w, json_t *job)
+{
+    const work_cfg_t *cfg = w->cfg;
+    child_t ch = {.pid = -1, .pidfd = -1, .fd_in = -1, .fd_out = -1, .fd_err = -1};
+    char **envp = NULL;
+    size_t nenv = 0;
+    char *job_text = NULL, *msg = NULL;
+    json_t *body = NULL;
+    const char *type_name = NULL;
+    char what[160];
+    char attempt_s[24], ms_s[24];
+    int wstatus = 0;
+    end_t end = END_EXIT;
+    bool hard_killed = false;
+
+    const char *id = json_string_value(json_object_get(job, "id"));
+    const char *type = json_string_value(json_object_get(job, "type"));
+    const char *queue = json_string_value(json_object_get(job, "queue"));
+    json_int_t attempt = json_integer_value(json_object_get(job, "attempts"));
+    json_int_t reserve_for = json_integer_value(json_object_get(job, "reserve_for"));
+    if (id == NULL) {
+        wlog("error", "job.invalid", "error", "fetched job has no id", NULL);
+        return;
+    }
+    if (type == NULL) type = "";
+    if (queue == NULL) queue = "";
+    if (reserve_for <= 0) reserve_for = 1800;
+    snprintf(attempt_s, sizeof attempt_s, "%lld", (long long)attempt);
+    atomic_fetch_add(&g_running_jobs, 1);
+    synq_buf_init(&ch.out);
+    synq_buf_init(&ch.err);
+
+    /* environment: ours replace any inherited SYNQ_JOB_* */
+    size_t n = 0;
+    while (environ[n]) n++;
+    envp = synq_calloc(n + 7, sizeof *envp);
+    for (size_t i = 0; i < n; i++)
+        if (!env_is_ours(environ[i])) envp[nenv++] = synq_strdup(environ[i]);
+    envp[nenv++] = env_entry("SYNQ_JOB_ID", id);
+    envp[nenv++] = env_entry("SYNQ_JOB_TYPE", type);
+    envp[nenv++] = env_entry("SYNQ_QUEUE", queue);
+    envp[nenv++] = env_entry("SYNQ_ATTEMPT", attempt_s);
+    envp[nenv++] = env_entry("SYNQ_WORKER", cfg->worker);
+    envp[nenv++] = env_entry("SYNQ_SERVER", cfg->server);
+
+    synq_buf_t jt;
+    synq_buf_init(&jt);
+    char *dumped = json_dumps(job, JSON_COMPACT);
+    synq_buf_puts(&jt, dumped ? dumped : "{}");
+    synq_buf_putc(&jt, '\n');
+    free(dumped);
+    job_text = synq_buf_steal(&jt, &ch.in_len);
+    ch.in = job_text;
+
+    wlog("info", "job.start", "job", id, "type", type, "queue", queue, "attempt", attempt_s, NULL);
+    int64_t t0 = now_ms();
+    int err = child_spawn(&ch, cfg, envp);
+    if (err < 0) {
+        synq_buf_t m;
+        synq_buf_init(&m);
+        synq_buf_printf(&m, "cannot run '%s': %s", cfg->cmd[0], strerror(-err));
+        msg = synq_buf_steal(&m, NULL);
+        type_name = "SpawnError";
+        goto report;
+    }
+
+    int64_t hb_every = SYNQ_MAX((int64_t)MIN_HEARTBEAT_MS, (int64_t)reserve_for * 1000 / 3);
+    int64_t next_hb = t0 + hb_every;
+    int64_t deadline = cfg->timeout_ms > 0 ? t0 + cfg->timeout_ms : INT64_MAX;
+    int64_t kill_at = INT64_MAX;
+    bool killing = false;
+    for (;;) {
+        int64_t now = now_ms();
+        if (!killing && (now >= deadline || atomic_load(&g_signals) >= 2)) {
+            end = now >= deadline ? END_TIMEOUT : END_INTERRUPTED;
+            killing = true;
+        }
+        if (killing && kill_at == INT64_MAX) {
+            kill(-ch.pid, SIGTERM);
+            kill_at = now + cfg->kill_after_ms;
+        } else if (killing && !hard_killed && now >= kill_at) {
+            kill(-ch.pid, SIGKILL);
+            hard_killed = true;
+        }
+        if (end != END_LEASE_LOST && now >= next_hb) {
+            if (heartbeat(w, id) == HB_LOST) {
+                end = END_LEASE_LOST;
+                killing = true;
+                continue;
+            }
+            now = now_ms();
+            next_hb = now + hb_every;
+        }
+
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_PID, (id_t)ch.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            si.si_pid == ch.pid)
+            break; /* exited; not reaped yet, so -pid still names its group */
+
+        struct pollfd pfd[4];
+        int nfd = 0;
+        if (ch.fd_in >= 0) pfd[nfd++] = (struct pollfd){.fd = ch.fd_in, .events = POLLOUT};
+        if (ch.fd_out >= 0) pfd[nfd++] = (struct pollfd){.fd = ch.fd_out, .events = POLLIN};
+        if (ch.fd_err >= 0) pfd[nfd++] = (struct pollfd){.fd = ch.fd_err, .events = POLLIN};
+        if (ch.pidfd >= 0) pfd[nfd++] = (struct pollfd){.fd = ch.pidfd, .events = POLLIN};
+        int64_t wake = end == END_LEASE_LOST ? INT64_MAX : next_hb;
+        if (!killing) wake = SYNQ_MIN(wake, deadline);
+        if (killing && !hard_killed) wake = SYNQ_MIN(wake, kill_at);
+        int64_t wait_ms = SYNQ_MAX((int64_t)0, SYNQ_MIN(wake - now, (int64_t)TICK_MS));
+        if (ch.pidfd < 0 && ch.fd_out < 0 && ch.fd_err < 0) wait_ms = SYNQ_MIN(wait_ms, 20);
+        if (poll(pfd, (nfds_t)nfd, (int)wait_ms) < 0 && errno != EINTR) {
+            wlog("error", "poll.error", "error", strerror(errno), NULL);
+            nap(20);
+        }
+        for (int i = 0; i < nfd; i++) {
+            if (pfd[i].revents == 0) continue;
+            if (pfd[i].fd == ch.fd_in) child_feed(&ch);
+            else if (pfd[i].fd == ch.fd_out) child_drain(&ch, false);
+            else if (pfd[i].fd == ch.fd_err) child_drain(&ch, true);
+        }
+    }
+    /* What it wrote before exiting is in the pipes now. */
+    child_drain(&ch, false);
+    child_drain(&ch, true);
+    /* Anything it left behind in its group goes too: it would hold our pipes
+     * and outlive the job. */
+    kill(-ch.pid, killing ? SIGKILL : SIGTERM);
+    while (waitpid(ch.pid, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+
+    switch (end) {
+    case END_TIMEOUT:
+        snprintf(what, sizeof what, "timed out after %s", cfg->timeout_text);
+        type_name = "Timeout";
+        break;
+    case END_INTERRUPTED:
+        snprintf(what, sizeof what, "interrupted: the worker was stopped");
+        type_name = "Interrupted";
+        break;
+    case END_LEASE_LOST: break;
+    case END_EXIT:
+        if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) break;
+        if (WIFEXITED(wstatus)) {
+            snprintf(what, sizeof what, "exit code %d", WEXITSTATUS(wstatus));
+            type_name = "ExitCode";
+        } else {
+            int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+            const char *abbrev = sigabbrev_np(sig);
+            snprintf(what, sizeof what, "killed by signal %d (SIG%s)", sig, abbrev ? abbrev : "?");
+            type_name = "Signal";
+        }
+        break;
+    }
+    if (type_name) msg = fail_message(what, &ch);
+
+report:;
+    int64_t elapsed = now_ms() - t0;
+    snprintf(ms_s, sizeof ms_s, "%lld", (long long)elapsed);
+    if (end == END_LEASE_LOST) {
+        wlog("warn", "job.abandoned", "job", id, "type", type, "ms", ms_s, "reason",
+             "lease lost", NULL);
+    } else if (type_name) {
+        body = json_pack("{s:s,s:s,s:s}", "worker", cfg->worker, "message", msg, "type", type_name);
+        long st = report(w, id, "fail", body);
+        wlog("info", "job.failed", "job", id, "type", type, "attempt", attempt_s, "ms", ms_s,
+             "error", type_name, "reported", st == 200 ? "yes" : "no", NULL);
+    } else {
+        json_t *result = NULL;
+        if (ch.out_bytes > MAX_STDOUT_BYTES) {
+            char sz[24];
+            snprintf(sz, sizeof sz, "%zu", ch.out_bytes);
+            wlog("warn", "job.result_dropped", "job", id, "bytes", sz, "reason",
+                 "stdout over 1 MiB", NULL);
+            result = json_null();
+        } else {
+            result = make_result(&ch);
+        }
+        body = json_pack("{s:s,s:o}", "worker", cfg->worker, "result", result);
+        long st = report(w, id, "ack", body);
+        if (st == 413) {
+            wlog("warn", "job.result_dropped", "job", id, "reason", "too large for the server",
+                 NULL);
+            json_object_set_new(body, "result", json_null());
+            st = report(w, id, "ack", body);
+        }
+        wlog("info", "job.done", "job", id, "type", type, "attempt", attempt_s, "ms", ms_s,
+             "reported", st == 200 ? "yes" : "no", NULL);
+    }
+
+    close_fd(&ch.fd_in);
+    close_fd(&ch.fd_out);
+    close_fd(&ch.fd_err);
+    close_fd(&ch.pidfd);
+    synq_buf_release(&ch.out);
+    synq_buf_release(&ch.err);
+    for (size_t i = 0; i < nenv; i++) free(envp[i]);
+    free(envp);
+    free(job_text);
+    free(msg);
+    json_decref(body);
+    atomic_fetch_sub(&g_running_jobs, 1);
+}
+
+/* ---- the fetch loop ---- */
+
+/* Abort a waiting fetch once a stop was asked for, but not one whose
+ * answer is already arriving: that job is leased to us and gets run. */
+static bool fetch_should_abort(void *data, bool response_started)
+{
+    return atomic_load(&g_signals) > 0 && !response_started;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    const work_cfg_t *cfg = w->cfg;
+    int64_t backoff_ms = 0;
+    json_t *body = json_pack("{s:O,s:i,s:s,s:s}", "queues", cfg->queues, "max", 1, "wait",
+                             FETCH_WAIT, "worker", cfg->worker);
+
+    while (atomic_load(&g_signals) == 0) {
+        synq_client_resp_t resp = {0};
+        int err = synq_client_request(w->client, "POST", "/v1/fetch", body, FETCH_TIMEOUT_MS,
+                                      fetch_should_abort, NULL, &resp);
+        bool failed = false;
+        if (err == -ECANCELED) {
+            break;
+        } else if (err < 0) {
+            wlog("error", "fetch.error", "server", cfg->server, "error",
+                 synq_client_errmsg(w->client), NULL);
+            failed = true;
+        } else if (resp.status == 200) {
+            json_t *jobs = json_object_get(resp.body, "jobs");
+            size_t i;
+            json_t *job;
+            json_array_foreach(jobs, i, job) run_job(w, job);
+        } else if (resp.status != 204) {
+            char st[24];
+            snprintf(st, sizeof st, "%ld", resp.status);
+            const char *msg =
+                json_string_value(json_object_get(json_object_get(resp.body, "error"), "message"));
+            wlog("error", "fetch.error", "status", st, "code", synq_client_resp_code(&resp),
+                 "message", msg, NULL);
+            failed = true;
+        }
+        synq_client_resp_release(&resp);
+        if (failed) {
+            backoff_ms = backoff_ms ? SYNQ_MIN(backoff_ms * 2, (int64_t)MAX_BACKOFF_MS) : 1000;
+            nap(backoff_ms);
+        } else {
+            backoff_ms = 0;
+        }
+    }
+    json_decref(body);
+    atomic_fetch_sub(&g_live_threads, 1);
+    return NULL;
+}
+
+/* ---- the command ---- */
+
+static const char work_help[] =
+    "usage: synq work [options] [--] COMMAND [ARGS...]\n"
+    "\n"
+    "Fetches jobs and runs COMMAND once per job, with the job's JSON on stdin\n"
+    "and SYNQ_JOB_ID, SYNQ_JOB_TYPE, SYNQ_QUEUE, SYNQ_ATTEMPT, SYNQ_WORKER and\n"
+    "SYNQ_SERVER in its environment. Exit 0 acks the job with stdout as the\n"
+    "result (JSON if it parses, else a string); anything else fails it with the\n"
+    "tail of stderr as the message. The lease is kept with heartbeats.\n"
+    "SIGINT/SIGTERM: stop fetching, let running commands finish, exit 0; a\n"
+    "second one stops the commands as well.\n"
+    "\n"
+    "  -q, --queue Q          fetch from Q; repeat or comma-separate for more,\n"
+    "                         tried in order (default \"default\")\n"
+    "  -c, --concurrency N    run up to N jobs at a time (default 1)\n"
+    "  -t, --timeout D        fail a job whose command runs longer than D\n"
+    "                         (\"30s\", \"5m\"; default: no limit)\n"
+    "      --kill-after D     SIGKILL this long after SIGTERM (default 5s)\n"
+    "  -w, --worker NAME      worker name for leases (default HOSTNAME:PID)\n"
+    "  -s, --server URL       server to talk to (default $SYNQ_SERVER, else " SYNQ_CLIENT_DEFAULT_URL
+    ")\n"
+    "  -h, --help             show this help\n";
+
+/* Prints "synq work: <message>" and a pointer to --help; returns
+ * EXIT_USAGE. With fmt NULL only the pointer (getopt has said the rest). */
+static int work_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int work_usage(const char *fmt, ...)
+{
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("synq work: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+    }
+    fputs("Try 'synq work --help'.\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* Makes sure fds 0-2 are open, so pipes never land on them. */
+static void std_fds_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0) continue;
+        int nfd = open("/dev/null", O_RDWR);
+        if (nfd >= 0 && nfd != fd) {
+            dup2(nfd, fd);
+            close(nfd);
+        }
+    }
+}
+
+static int parse_duration_ms(const char *s, int64_t *out_ms)
+{
+    int64_t us;
+    if (synq_duration_parse(s, strlen(s), &us) < 0) return -1;
+    *out_ms = (us + 999) / 1000;
+    return 0;
+}
+
+int synq_cli_work(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"queue", required_argument, NULL, 'q'},
+        {"concurrency", required_argument, NULL, 'c'},
+        {"timeout", required_argument, NULL, 't'},
+        {"kill-after", required_argument, NULL, 'K'},
+        {"worker", required_argument, NULL, 'w'},
+        {"server", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int rc = EXIT_USAGE;
+    work_cfg_t cfg = {.concurrency = 1, .kill_after_ms = 5000};
+    worker_t *workers = NULL;
+    char **av = NULL;
+    const char *server = NULL;
+    int started = 0;
+    sigset_t stop_set, old_set;
+    bool masked = false;
+
+    cfg.queues = json_array();
+    /* getopt prints "synq work: ..." with this as argv[0]; "+" stops at the
+     * first non-option so COMMAND's own flags are left alone. */
+    av = synq_calloc((size_t)(argc > 0 ? argc : 1) + 1, sizeof *av);
+    av[0] = "synq work";
+    for (int i = 1; i < argc; i++) av[i] = argv[i];
+    int ac = argc > 0 ? argc : 1;
+    optind = 0;
+    opterr = 1;
+    int ch;
+    long n;
+    while ((ch = getopt_long(ac, av, "+q:c:t:w:s:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'q': {
+            const char *p = optarg;
+            for (;;) {
+                const char *comma = strchr(p, ',');
+                size_t len = comma ? (size_t)(comma - p) : strlen(p);
+                if (len == 0) {
+                    rc = work_usage("empty queue name in '%s'", optarg);
+                    goto cleanup;
+                }
+                json_array_append_new(cfg.queues, json_stringn(p, len));
+                if (!comma) break;
+                p = comma + 1;
+            }
+            break;
+        }
+        case 'c': {
+            char *end = NULL;
+            errno = 0;
+            n = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || n < 1 || n > 1024) {
+                rc = work_usage("--concurrency wants a number from 1 to 1024, not '%s'", optarg);
+                goto cleanup;
+            }
+            cfg.concurrency = (int)n;
+            break;
+        }
+        case 't':
+            if (parse_duration_ms(optarg, &cfg.timeout_ms) < 0) {
+                rc = work_usage("--timeout wants a duration such as 30s or 5m, not '%s'", optarg);
+                goto cleanup;
+            }
+            cfg.timeout_text = optarg;
+            break;
+        case 'K':
+            if (parse_duration_ms(optarg, &cfg.kill_after_ms) < 0) {
+                rc = work_usage("--kill-after wants a duration such as 5s, not '%s'", optarg);
+                goto cleanup;
+            }
+            break;
+        case 'w':
+            if (*optarg == '\0' || strlen(optarg) >= sizeof cfg.worker) {
+                rc = work_usage("--worker wants a name of 1 to 255 bytes, not '%s'", optarg);
+                goto cleanup;
+            }
+            snprintf(cfg.worker, sizeof cfg.worker, "%s", optarg);
+            break;
+        case 's': server = optarg; break;
+        case 'h':
+            fputs(work_help, stdout);
+            rc = 0;
+            goto cleanup;
+        default: rc = work_usage(NULL); goto cleanup;
+        }
+    }
+    if (optind >= ac) {
+        rc = work_usage("%s", "missing COMMAND (put it after --)");
+        goto cleanup;
+    }
+    cfg.cmd = av + optind;
+    if (json_array_size(cfg.queues) == 0) json_array_append_new(cfg.queues, json_string("default"));
+    if (cfg.worker[0] == '\0') {
+        char host[200];
+        if (gethostname(host, sizeof host) < 0) snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
+        snprintf(cfg.worker, sizeof cfg.worker, "%s:%ld", host, (long)getpid());
+    }
+    cfg.server = synq_client_url_pick(server);
+
+    std_fds_open();
+    /* A command that closes its stdin early must not kill us with SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+    /* The stop signals are taken by sigtimedwait below; every thread
+     * inherits the mask, children get an empty one from posix_spawn. */
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, &old_set);
+    masked = true;
+    atomic_store(&g_signals, 0);
+
+    synq_client_global_init();
+    workers = synq_calloc((size_t)cfg.concurrency, sizeof *workers);
+    {
+        char *qs = NULL;
+        synq_buf_t b;
+        synq_buf_init(&b);
+        size_t i;
+        json_t *q;
+        json_array_foreach(cfg.queues, i, q) synq_buf_printf(&b, "%s%s", i ? "," : "",
+                                                             json_string_value(q));
+        qs = synq_buf_steal(&b, NULL);
+        char conc[16];
+        snprintf(conc, sizeof conc, "%d", cfg.concurrency);
+        wlog("info", "worker.start", "worker", cfg.worker, "server", cfg.server, "queues", qs,
+             "concurrency", conc, NULL);
+        free(qs);
+    }
+    atomic_store(&g_live_threads, cfg.concurrency);
+    for (started = 0; started < cfg.concurrency; started++) {
+        workers[started].cfg = &cfg;
+        workers[started].client = synq_client_new(cfg.server);
+        int e = pthread_create(&workers[started].thread, NULL, worker_main, &workers[started]);
+        if (e != 0) {
+            synq_client_free(workers[started].client);
+            fprintf(stderr, "synq work: cannot start a thread: %s\n", strerror(e));
+            atomic_fetch_sub(&g_live_threads, cfg.concurrency - started);
+            atomic_fetch_add(&g_signals, 1);
+            rc = 1;
+            break;
+        }
+    }
+    while (atomic_load(&g_live_threads) > 0) {
+        struct timespec ts = {0, TICK_MS * 1000000L};
+        int sig = sigtimedwait(&stop_set, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            int count = atomic_fetch_add(&g_signals, 1) + 1;
+            char running[16];
+            snprintf(running, sizeof running, "%d", atomic_load(&g_running_jobs));
+            wlog("info", count == 1 ? "worker.stopping" : "worker.interrupting", "signal",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", "running", running, NULL);
+        }
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(workers[i].thread, NULL);
+        synq_client_free(workers[i].client);
+    }
+    if (rc != 1) rc = 0;
+    wlog("info", "worker.stopped", "worker", cfg.worker, NULL);
+    synq_client_global_release();
+
+cleanup:
+    if (masked) pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+    free(workers);
+    free(av);
+    json_decref(cfg.queues);
+    return rc;
+}
