@@ -334,9 +334,8 @@ int synq_cli_enqueue(int argc, char **argv)
         json_error_t jerr;
         json_t *args = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
         if (args == NULL) {
-            fprintf(stderr, "%s: ARGS_JSON is not JSON: %s (column %d)\n", cl.name, jerr.text,
-                    jerr.column);
-            rc = EXIT_USAGE;
+            rc = usage_error(cl.name, "ARGS_JSON is not JSON: %s (column %d)", jerr.text,
+                             jerr.column);
             goto cleanup;
         }
         json_object_set_new(job, "args", args);

@@ -239,7 +239,7 @@ char *synq_client_escape(const char *s)
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned char ch = *p;
         if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            ch == '-' || ch == '.' || ch == '_' || ch == '~' || ch == ':') {
             synq_buf_putc(&b, (char)ch);
         } else {
             char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};

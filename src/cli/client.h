@@ -61,9 +61,9 @@ const char *synq_client_errmsg(const synq_client_t *c);
 
 void synq_client_resp_release(synq_client_resp_t *resp);
 
-/* Returns `s` percent-encoded (RFC 3986 section 2.3 unreserved characters
- * kept as they are) for use as a path segment or a query value; the caller
- * frees it with free(). */
+/* Returns `s` percent-encoded for use as a path segment or a query value;
+ * the caller frees it with free(). RFC 3986 unreserved characters (2.3) and
+ * ':' (a pchar, 3.3, and part of synq's id alphabet) are kept as they are. */
 char *synq_client_escape(const char *s);
 
 /* The error code of a server error body ("not_found"), or "" if the body

@@ -67,6 +67,18 @@ void synq_buf_printf(synq_buf_t *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+void synq_buf_put_int(synq_buf_t *b, int64_t v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    synq_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 void synq_buf_consume(synq_buf_t *b, size_t n)
 {
     if (n >= b->len) {

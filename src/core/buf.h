@@ -19,6 +19,8 @@ void synq_buf_append(synq_buf_t *b, const void *p, size_t n);
 void synq_buf_puts(synq_buf_t *b, const char *s);
 void synq_buf_putc(synq_buf_t *b, char c);
 void synq_buf_printf(synq_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a decimal integer. */
+void synq_buf_put_int(synq_buf_t *b, int64_t v);
 /* Removes the first n bytes. */
 void synq_buf_consume(synq_buf_t *b, size_t n);
 /* Hands the bytes to the caller (free with free()) and leaves b empty. */

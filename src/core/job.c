@@ -260,45 +260,66 @@ fail:
     return NULL;
 }
 
+/* Writers for the job's JSON form; keys are literals, so no escaping. */
+static void put_key(synq_buf_t *out, const char *key)
+{
+    synq_buf_putc(out, ',');
+    synq_buf_putc(out, '"');
+    synq_buf_puts(out, key);
+    synq_buf_append(out, "\":", 2);
+}
+
 static void put_time(synq_buf_t *out, const char *key, int64_t t)
 {
-    synq_buf_printf(out, ",\"%s\":", key);
+    put_key(out, key);
     if (t == 0) {
-        synq_buf_puts(out, "null");
+        synq_buf_append(out, "null", 4);
         return;
     }
-    char ts[32];
-    size_t n = synq_rfc3339_format(t, ts);
-    synq_buf_putc(out, '"');
-    synq_buf_append(out, ts, n);
-    synq_buf_putc(out, '"');
+    char ts[40];
+    ts[0] = '"';
+    size_t n = synq_rfc3339_format(t, ts + 1);
+    ts[n + 1] = '"';
+    synq_buf_append(out, ts, n + 2);
 }
 
 static void put_str(synq_buf_t *out, const char *key, const char *s)
 {
-    synq_buf_printf(out, ",\"%s\":", key);
+    put_key(out, key);
     if (s)
         synq_buf_json_str(out, s, strlen(s));
     else
-        synq_buf_puts(out, "null");
+        synq_buf_append(out, "null", 4);
 }
 
 static void put_raw(synq_buf_t *out, const char *key, const char *json)
 {
-    synq_buf_printf(out, ",\"%s\":%s", key, json ? json : "null");
+    put_key(out, key);
+    synq_buf_puts(out, json ? json : "null");
+}
+
+static void put_int(synq_buf_t *out, const char *key, int64_t v)
+{
+    put_key(out, key);
+    synq_buf_put_int(out, v);
 }
 
 void synq_job_to_json(const synq_job_t *job, synq_buf_t *out)
 {
+    synq_buf_reserve(out, 512 + strlen(job->args));
     synq_buf_puts(out, "{\"id\":");
     synq_buf_json_str(out, job->id, strlen(job->id));
     put_str(out, "queue", job->queue);
     put_str(out, "type", job->type);
     put_raw(out, "args", job->args);
-    synq_buf_printf(out, ",\"priority\":%d,\"state\":\"%s\",\"retry\":%d,\"reserve_for\":%d,"
-                         "\"attempts\":%d",
-                    job->priority, synq_job_state_name(job->state), job->retry, job->reserve_for,
-                    job->attempts);
+    put_int(out, "priority", job->priority);
+    put_key(out, "state");
+    synq_buf_putc(out, '"');
+    synq_buf_puts(out, synq_job_state_name(job->state));
+    synq_buf_putc(out, '"');
+    put_int(out, "retry", job->retry);
+    put_int(out, "reserve_for", job->reserve_for);
+    put_int(out, "attempts", job->attempts);
     put_time(out, "run_at", job->run_at);
     put_time(out, "created_at", job->created_at);
     put_time(out, "enqueued_at", job->enqueued_at);

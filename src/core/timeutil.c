@@ -139,15 +139,57 @@ int synq_rfc3339_parse(const char *s, size_t len, int64_t *out_us)
     return 0;
 }
 
+/* Inverse of days_from_civil (Howard Hinnant's civil_from_days). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static char *put_digits(char *p, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
+/* Hand-rolled rather than gmtime_r + snprintf: every job in every reply
+ * carries several timestamps, and this was a hot spot under load. */
 size_t synq_rfc3339_format(int64_t t_us, char *out)
 {
     int64_t secs = t_us / SYNQ_US_PER_SEC;
     int64_t us = t_us % SYNQ_US_PER_SEC;
     if (us < 0) us += SYNQ_US_PER_SEC, secs--;
-    time_t tt = (time_t)secs;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    int n = snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)us);
-    return n > 0 ? (size_t)n : 0;
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) rem += 86400, days--;
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    if (y < 0 || y > 9999) y = y < 0 ? 0 : 9999;
+    char *p = out;
+    p = put_digits(p, (unsigned)y, 4);
+    *p++ = '-';
+    p = put_digits(p, m, 2);
+    *p++ = '-';
+    p = put_digits(p, d, 2);
+    *p++ = 'T';
+    p = put_digits(p, (unsigned)(rem / 3600), 2);
+    *p++ = ':';
+    p = put_digits(p, (unsigned)(rem / 60 % 60), 2);
+    *p++ = ':';
+    p = put_digits(p, (unsigned)(rem % 60), 2);
+    *p++ = '.';
+    p = put_digits(p, (unsigned)us, 6);
+    *p++ = 'Z';
+    *p = '\0';
+    return (size_t)(p - out);
 }
