@@ -409,7 +409,14 @@ synq_store_t *synq_store_sqlite_open(const char *dir, synq_durability_t durabili
     snprintf(path, sizeof path, "%s/synq.db", dir);
     sqlite_store_t *s = synq_calloc(1, sizeof *s);
     s->base.ops = &ops;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+    /* one thread owns the connection: no mutexes, no allocator statistics */
+    static bool configured;
+    if (!configured) {
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        configured = true;
+    }
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         synq_log(SYNQ_LOG_ERROR, "cannot open database", "path", path, "error",
                  sqlite3_errmsg(s->db), NULL);
