@@ -45,9 +45,11 @@ static bool match(const char *pattern, const char *path, synq_api_ctx_t *ctx)
         if (pattern[0] == '{' && pattern[1] == '}') {
             const char *end = strchr(path, '/');
             size_t len = end ? (size_t)(end - path) : strlen(path);
-            if (len == 0 || len >= sizeof ctx->params[0] || np == SYNQ_API_MAX_PARAMS) return false;
-            memcpy(ctx->params[np], path, len);
-            ctx->params[np++][len] = '\0';
+            /* RFC 3986 §2.1: a segment may be percent-encoded ("my%2Eid") */
+            if (len == 0 || np == SYNQ_API_MAX_PARAMS ||
+                synq_http_pct_decode(path, len, ctx->params[np], sizeof ctx->params[0], false) <= 0)
+                return false;
+            np++;
             path += len;
             pattern += 2;
         } else if (*pattern == *path) {

@@ -24,12 +24,12 @@
 #define MAX_STDIN_BYTES (16u * 1024 * 1024)
 
 #define SERVER_HELP                                                                                \
-    "  -s, --server URL       server to talk to (default $SYNQ_SERVER, else " SYNQ_CLIENT_DEFAULT_URL \
-    ")\n"                                                                                          \
+    "  -s, --server URL       server to talk to (default $SYNQ_SERVER, "                           \
+    "else " SYNQ_CLIENT_DEFAULT_URL ")\n"                                                          \
     "  -h, --help             show this help\n"
 
 /* getopt_long with "synq <command>" as the program name in its messages.
- * Each command calls it through parse_begin so optind starts afresh. */
+ * cmdline_init copies argv with that name in front and resets optind. */
 typedef struct {
     int argc;
     char **argv; /* owned array, borrowed strings */
@@ -42,7 +42,8 @@ static void cmdline_init(cmdline_t *cl, int argc, char **argv)
     cl->argc = argc > 0 ? argc : 1;
     cl->argv = synq_calloc((size_t)cl->argc + 1, sizeof *cl->argv);
     cl->argv[0] = cl->name;
-    for (int i = 1; i < argc; i++) cl->argv[i] = argv[i];
+    for (int i = 1; i < argc; i++)
+        cl->argv[i] = argv[i];
     optind = 0; /* GNU: reinitialise the scanner */
     opterr = 1;
 }
@@ -162,9 +163,11 @@ static void table_add(table_t *t, char **row)
 static void table_print_release(table_t *t)
 {
     size_t *w = synq_calloc(t->ncols, sizeof *w);
-    for (size_t c = 0; c < t->ncols; c++) w[c] = strlen(t->head[c]);
+    for (size_t c = 0; c < t->ncols; c++)
+        w[c] = strlen(t->head[c]);
     for (size_t r = 0; r < t->nrows; r++)
-        for (size_t c = 0; c < t->ncols; c++) w[c] = SYNQ_MAX(w[c], strlen(t->cells[r * t->ncols + c]));
+        for (size_t c = 0; c < t->ncols; c++)
+            w[c] = SYNQ_MAX(w[c], strlen(t->cells[r * t->ncols + c]));
     for (size_t r = 0; r <= t->nrows; r++) {
         for (size_t c = 0; c < t->ncols; c++) {
             const char *s = r == 0 ? t->head[c] : t->cells[(r - 1) * t->ncols + c];
@@ -178,7 +181,8 @@ static void table_print_release(table_t *t)
         }
         putchar('\n');
     }
-    for (size_t i = 0; i < t->nrows * t->ncols; i++) free(t->cells[i]);
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
     free(t->cells);
     free(w);
     t->cells = NULL;
@@ -221,17 +225,21 @@ enum { OPT_ID = 256, OPT_RESERVE, OPT_CUSTOM, OPT_PRINT_ID, OPT_JSON, OPT_CURSOR
 int synq_cli_enqueue(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"queue", required_argument, NULL, 'q'},   {"priority", required_argument, NULL, 'p'},
-        {"delay", required_argument, NULL, 'd'},   {"run-at", required_argument, NULL, 't'},
-        {"retry", required_argument, NULL, 'r'},   {"id", required_argument, NULL, OPT_ID},
+        {"queue", required_argument, NULL, 'q'},
+        {"priority", required_argument, NULL, 'p'},
+        {"delay", required_argument, NULL, 'd'},
+        {"run-at", required_argument, NULL, 't'},
+        {"retry", required_argument, NULL, 'r'},
+        {"id", required_argument, NULL, OPT_ID},
         {"reserve-for", required_argument, NULL, OPT_RESERVE},
         {"custom", required_argument, NULL, OPT_CUSTOM},
         {"print-id", no_argument, NULL, OPT_PRINT_ID},
-        {"server", required_argument, NULL, 's'},  {"help", no_argument, NULL, 'h'},
+        {"server", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int rc = EXIT_USAGE;
-    cmdline_t cl;
+    cmdline_t cl = {0};
     json_t *job = json_object(), *out = NULL;
     const char *server = NULL;
     bool print_id = false;
@@ -243,7 +251,9 @@ int synq_cli_enqueue(int argc, char **argv)
     int ch;
     while ((ch = getopt_long(cl.argc, cl.argv, "q:p:d:t:r:s:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'q': json_object_set_new(job, "queue", json_string(optarg)); break;
+        case 'q':
+            json_object_set_new(job, "queue", json_string(optarg));
+            break;
         case 'p':
             if (parse_int(optarg, LONG_MIN, LONG_MAX, &n) < 0) {
                 rc = usage_error(cl.name, "--priority wants a whole number, not '%s'", optarg);
@@ -276,10 +286,11 @@ int synq_cli_enqueue(int argc, char **argv)
             }
             json_object_set_new(job, "retry", json_integer(n));
             break;
-        case OPT_ID: json_object_set_new(job, "id", json_string(optarg)); break;
+        case OPT_ID:
+            json_object_set_new(job, "id", json_string(optarg));
+            break;
         case OPT_RESERVE:
-            if (synq_duration_parse(optarg, strlen(optarg), &us) < 0 ||
-                us % SYNQ_US_PER_SEC != 0) {
+            if (synq_duration_parse(optarg, strlen(optarg), &us) < 0 || us % SYNQ_US_PER_SEC != 0) {
                 rc = usage_error(cl.name, "--reserve-for wants whole seconds (30, 10m), not '%s'",
                                  optarg);
                 goto cleanup;
@@ -296,13 +307,19 @@ int synq_cli_enqueue(int argc, char **argv)
             json_object_set_new(job, "custom", v);
             break;
         }
-        case OPT_PRINT_ID: print_id = true; break;
-        case 's': server = optarg; break;
+        case OPT_PRINT_ID:
+            print_id = true;
+            break;
+        case 's':
+            server = optarg;
+            break;
         case 'h':
             fputs(enqueue_help, stdout);
             rc = 0;
             goto cleanup;
-        default: rc = usage_error(cl.name, NULL); goto cleanup;
+        default:
+            rc = usage_error(cl.name, NULL);
+            goto cleanup;
         }
     }
     if (json_object_get(job, "delay") && json_object_get(job, "run_at")) {
@@ -375,7 +392,7 @@ int synq_cli_job(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int rc = EXIT_USAGE;
-    cmdline_t cl;
+    cmdline_t cl = {0};
     const char *server = NULL;
     json_t *out = NULL;
     char *id = NULL, *path = NULL;
@@ -384,12 +401,16 @@ int synq_cli_job(int argc, char **argv)
     int ch;
     while ((ch = getopt_long(cl.argc, cl.argv, "s:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 's': server = optarg; break;
+        case 's':
+            server = optarg;
+            break;
         case 'h':
             fputs(job_help, stdout);
             rc = 0;
             goto cleanup;
-        default: rc = usage_error(cl.name, NULL); goto cleanup;
+        default:
+            rc = usage_error(cl.name, NULL);
+            goto cleanup;
         }
     }
     if (cl.argc - optind != 1) {
@@ -455,10 +476,11 @@ int synq_cli_jobs(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static const char *const head[] = {"ID", "STATE", "QUEUE", "TYPE", "PRI", "ATTEMPTS", "CREATED"};
+    static const char *const head[] = {"ID",  "STATE",    "QUEUE",  "TYPE",
+                                       "PRI", "ATTEMPTS", "CREATED"};
     static const bool right[] = {false, false, false, false, true, true, false};
     int rc = EXIT_USAGE;
-    cmdline_t cl;
+    cmdline_t cl = {0};
     const char *server = NULL, *queue = NULL, *state = NULL, *type = NULL, *limit = NULL,
                *cursor = NULL;
     bool as_json = false;
@@ -472,24 +494,39 @@ int synq_cli_jobs(int argc, char **argv)
     int ch;
     while ((ch = getopt_long(cl.argc, cl.argv, "q:n:s:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'q': queue = optarg; break;
-        case 'S': state = optarg; break;
-        case 'T': type = optarg; break;
+        case 'q':
+            queue = optarg;
+            break;
+        case 'S':
+            state = optarg;
+            break;
+        case 'T':
+            type = optarg;
+            break;
         case 'n':
             if (parse_int(optarg, 1, INT_MAX, &n) < 0) {
-                rc = usage_error(cl.name, "--limit wants a positive whole number, not '%s'", optarg);
+                rc =
+                    usage_error(cl.name, "--limit wants a positive whole number, not '%s'", optarg);
                 goto cleanup;
             }
             limit = optarg;
             break;
-        case OPT_CURSOR: cursor = optarg; break;
-        case OPT_JSON: as_json = true; break;
-        case 's': server = optarg; break;
+        case OPT_CURSOR:
+            cursor = optarg;
+            break;
+        case OPT_JSON:
+            as_json = true;
+            break;
+        case 's':
+            server = optarg;
+            break;
         case 'h':
             fputs(jobs_help, stdout);
             rc = 0;
             goto cleanup;
-        default: rc = usage_error(cl.name, NULL); goto cleanup;
+        default:
+            rc = usage_error(cl.name, NULL);
+            goto cleanup;
         }
     }
     if (optind < cl.argc) {
@@ -518,10 +555,8 @@ int synq_cli_jobs(int argc, char **argv)
         goto cleanup;
     }
     table_t t = {.ncols = SYNQ_ARRAY_LEN(head), .head = head, .right = right};
-    size_t i;
-    json_t *j;
-    json_array_foreach(jobs, i, j)
-    {
+    for (size_t i = 0; i < json_array_size(jobs); i++) {
+        json_t *j = json_array_get(jobs, i);
         char *row[] = {
             cell(json_object_get(j, "id")),         cell(json_object_get(j, "state")),
             cell(json_object_get(j, "queue")),      cell(json_object_get(j, "type")),
@@ -563,15 +598,15 @@ int synq_cli_queues(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static const char *const head[] = {"QUEUE",  "PAUSED", "SIZE",      "LATENCY", "SCHEDULED",
-                                       "QUEUED", "ACTIVE", "RETRY",     "DEAD",    "COMPLETED",
-                                       "CANCELLED"};
+    static const char *const head[] = {"QUEUE",     "PAUSED",    "SIZE",     "LATENCY",
+                                       "SCHEDULED", "QUEUED",    "ACTIVE",   "RETRY",
+                                       "DEAD",      "COMPLETED", "CANCELLED"};
     static const bool right[] = {false, false, true, true, true, true,
                                  true,  true,  true, true, true};
     static const char *const counted[] = {"scheduled", "queued",    "active",   "retry",
                                           "dead",      "completed", "cancelled"};
     int rc = EXIT_USAGE;
-    cmdline_t cl;
+    cmdline_t cl = {0};
     const char *server = NULL;
     bool as_json = false;
     json_t *out = NULL;
@@ -580,13 +615,19 @@ int synq_cli_queues(int argc, char **argv)
     int ch;
     while ((ch = getopt_long(cl.argc, cl.argv, "s:h", opts, NULL)) != -1) {
         switch (ch) {
-        case OPT_JSON: as_json = true; break;
-        case 's': server = optarg; break;
+        case OPT_JSON:
+            as_json = true;
+            break;
+        case 's':
+            server = optarg;
+            break;
         case 'h':
             fputs(queues_help, stdout);
             rc = 0;
             goto cleanup;
-        default: rc = usage_error(cl.name, NULL); goto cleanup;
+        default:
+            rc = usage_error(cl.name, NULL);
+            goto cleanup;
         }
     }
     if (optind < cl.argc) {
@@ -609,10 +650,8 @@ int synq_cli_queues(int argc, char **argv)
         goto cleanup;
     }
     table_t t = {.ncols = SYNQ_ARRAY_LEN(head), .head = head, .right = right};
-    size_t i;
-    json_t *q;
-    json_array_foreach(queues, i, q)
-    {
+    for (size_t i = 0; i < json_array_size(queues); i++) {
+        json_t *q = json_array_get(queues, i);
         char *row[SYNQ_ARRAY_LEN(head)];
         json_t *counts = json_object_get(q, "counts");
         json_t *lat = json_object_get(q, "latency");

@@ -50,7 +50,8 @@ synq_client_t *synq_client_new(const char *base_url)
 {
     synq_client_t *c = synq_calloc(1, sizeof *c);
     size_t n = strlen(base_url);
-    while (n > 0 && base_url[n - 1] == '/') n--;
+    while (n > 0 && base_url[n - 1] == '/')
+        n--;
     c->base_url = synq_strndup(base_url, n);
     c->curl = curl_easy_init();
     c->multi = curl_multi_init();
@@ -197,14 +198,25 @@ int synq_client_request(synq_client_t *c, const char *method, const char *path, 
             rc = SYNQ_ETOOBIG;
             goto cleanup;
         }
-        if (c->errbuf[0] == '\0') snprintf(c->errbuf, sizeof c->errbuf, "%s", curl_easy_strerror(cc));
+        if (c->errbuf[0] == '\0')
+            snprintf(c->errbuf, sizeof c->errbuf, "%s", curl_easy_strerror(cc));
         switch (cc) {
-        case CURLE_COULDNT_CONNECT: rc = -ECONNREFUSED; break;
-        case CURLE_OPERATION_TIMEDOUT: rc = -ETIMEDOUT; break;
-        case CURLE_ABORTED_BY_CALLBACK: rc = -ECANCELED; break;
+        case CURLE_COULDNT_CONNECT:
+            rc = -ECONNREFUSED;
+            break;
+        case CURLE_OPERATION_TIMEDOUT:
+            rc = -ETIMEDOUT;
+            break;
+        case CURLE_ABORTED_BY_CALLBACK:
+            rc = -ECANCELED;
+            break;
         case CURLE_URL_MALFORMAT:
-        case CURLE_UNSUPPORTED_PROTOCOL: rc = -EINVAL; break;
-        default: rc = -EIO; break;
+        case CURLE_UNSUPPORTED_PROTOCOL:
+            rc = -EINVAL;
+            break;
+        default:
+            rc = -EIO;
+            break;
         }
         goto cleanup;
     }
@@ -270,7 +282,8 @@ void synq_client_resp_print_error(const char *prog, const synq_client_resp_t *re
     }
     /* Not a synq error body: show what came, shortened. */
     int n = resp->raw_len > 300 ? 300 : (int)resp->raw_len;
-    while (n > 0 && (resp->raw[n - 1] == '\n' || resp->raw[n - 1] == '\r')) n--;
+    while (n > 0 && (resp->raw[n - 1] == '\n' || resp->raw[n - 1] == '\r'))
+        n--;
     fprintf(stderr, "%s: HTTP %ld%s%.*s\n", prog, resp->status, n ? ": " : "", n,
             resp->raw ? resp->raw : "");
 }

@@ -12,6 +12,7 @@
 
 #include "cli/client.h"
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/timeutil.h"
 
 #include <errno.h>
@@ -36,25 +37,27 @@ extern char **environ;
 
 #define EXIT_USAGE 2
 #define FETCH_WAIT "30s"
-#define FETCH_TIMEOUT_MS 45000L  /* the long poll plus a margin */
+#define FETCH_TIMEOUT_MS 45000L /* the long poll plus a margin */
 #define HEARTBEAT_TIMEOUT_MS 10000L
 #define REPORT_TIMEOUT_MS 30000L
-#define REPORT_TRIES 5           /* ack/fail attempts on transport errors and 5xx */
+#define REPORT_TRIES 5                  /* ack/fail attempts on transport errors and 5xx */
 #define MAX_STDOUT_BYTES (1024u * 1024) /* the result; more is dropped */
-#define STDERR_TAIL_BYTES 4096u  /* kept for the failure message */
-#define MIN_HEARTBEAT_MS 200     /* floor for reserve_for/3 */
-#define TICK_MS 250              /* longest sleep before looking at signals */
+#define STDERR_TAIL_BYTES 4096u         /* kept for the failure message */
+#define MIN_HEARTBEAT_MS 200            /* floor for reserve_for/3 */
+#define TICK_MS 250                     /* longest sleep before looking at signals */
 #define MAX_BACKOFF_MS 30000
+/* Ends synq_log's key/value list; a bare NULL may be an int in varargs. */
+#define LOG_END ((const char *)NULL)
 
 typedef struct {
     const char *server;
-    json_t *queues;       /* array of strings */
+    json_t *queues; /* array of strings */
     int concurrency;
-    int64_t timeout_ms;   /* 0 = none */
+    int64_t timeout_ms; /* 0 = none */
     const char *timeout_text;
     int64_t kill_after_ms;
     char worker[256];
-    char **cmd;           /* borrowed from argv, NULL-terminated */
+    char **cmd; /* borrowed from argv, NULL-terminated */
 } work_cfg_t;
 
 typedef struct {
@@ -78,41 +81,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Appends v to b as a logfmt value: bare when safe, else quoted. */
-static void log_value(synq_buf_t *b, const char *v)
-{
-    bool bare = *v != '\0';
-    for (const char *p = v; *p && bare; p++)
-        if ((unsigned char)*p <= ' ' || *p == '"' || *p == '=' || *p == '\\') bare = false;
-    if (bare)
-        synq_buf_puts(b, v);
-    else
-        synq_buf_json_str(b, v, strlen(v));
-}
-
-/* One logfmt line on stderr: "ts=... level=... msg=... k=v ...". The
- * variadic part is pairs of (key, value) strings ending with NULL. */
-static void wlog(const char *level, const char *msg, ...)
-{
-    char ts[40];
-    synq_buf_t b;
-    synq_buf_init(&b);
-    synq_rfc3339_format(synq_time_now_us(), ts);
-    synq_buf_printf(&b, "ts=%s level=%s msg=%s", ts, level, msg);
-    va_list ap;
-    va_start(ap, msg);
-    const char *k;
-    while ((k = va_arg(ap, const char *)) != NULL) {
-        const char *v = va_arg(ap, const char *);
-        synq_buf_printf(&b, " %s=", k);
-        log_value(&b, v ? v : "");
-    }
-    va_end(ap);
-    synq_buf_putc(&b, '\n');
-    fputs(b.data, stderr); /* one call: stdio locks the stream for it */
-    synq_buf_release(&b);
-}
-
 /* Appends n bytes of s as valid UTF-8: ill-formed sequences become U+FFFD
  * (the well-formed ranges are Unicode's Table 3-7), so jansson accepts it. */
 static void utf8_clean(synq_buf_t *out, const char *str, size_t n)
@@ -128,15 +96,23 @@ static void utf8_clean(synq_buf_t *out, const char *str, size_t n)
             i++;
             continue;
         }
-        if (c >= 0xC2 && c <= 0xDF) len = 2;
-        else if (c == 0xE0) len = 3, lo = 0xA0;
-        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = 3;
-        else if (c == 0xED) len = 3, hi = 0x9F;
-        else if (c == 0xF0) len = 4, lo = 0x90;
-        else if (c >= 0xF1 && c <= 0xF3) len = 4;
-        else if (c == 0xF4) len = 4, hi = 0x8F;
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2;
+        else if (c == 0xE0)
+            len = 3, lo = 0xA0;
+        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
+            len = 3;
+        else if (c == 0xED)
+            len = 3, hi = 0x9F;
+        else if (c == 0xF0)
+            len = 4, lo = 0x90;
+        else if (c >= 0xF1 && c <= 0xF3)
+            len = 4;
+        else if (c == 0xF4)
+            len = 4, hi = 0x8F;
         bool ok = len > 0 && i + len <= n && s[i + 1] >= lo && s[i + 1] <= hi;
-        for (size_t k = 2; ok && k < len; k++) ok = (s[i + k] & 0xC0) == 0x80;
+        for (size_t k = 2; ok && k < len; k++)
+            ok = (s[i + k] & 0xC0) == 0x80;
         if (ok) {
             synq_buf_append(out, s + i, len);
             i += len;
@@ -163,13 +139,13 @@ static void nap(int64_t ms)
 
 typedef struct {
     pid_t pid;
-    int pidfd;            /* readable once the child exits; -1 if unsupported */
+    int pidfd;                 /* readable once the child exits; -1 if unsupported */
     int fd_in, fd_out, fd_err; /* our ends, -1 once closed */
     const char *in;
     size_t in_len, in_off;
     synq_buf_t out;
-    size_t out_bytes;     /* all of stdout, including what was dropped */
-    synq_buf_t err;       /* at most 2 * STDERR_TAIL_BYTES, the tail */
+    size_t out_bytes; /* all of stdout, including what was dropped */
+    synq_buf_t err;   /* at most 2 * STDERR_TAIL_BYTES, the tail */
     bool err_cut;
 } child_t;
 
@@ -190,7 +166,7 @@ static char *env_entry(const char *name, const char *value)
 
 static bool env_is_ours(const char *entry)
 {
-    static const char *const ours[] = {"SYNQ_JOB_ID=", "SYNQ_JOB_TYPE=", "SYNQ_QUEUE=",
+    static const char *const ours[] = {"SYNQ_JOB_ID=",  "SYNQ_JOB_TYPE=", "SYNQ_QUEUE=",
                                        "SYNQ_ATTEMPT=", "SYNQ_WORKER=",   "SYNQ_SERVER="};
     for (size_t i = 0; i < SYNQ_ARRAY_LEN(ours); i++)
         if (strncmp(entry, ours[i], strlen(ours[i])) == 0) return true;
@@ -224,9 +200,10 @@ static int child_spawn(child_t *ch, const work_cfg_t *cfg, char **envp)
 
     sigemptyset(&none);
     sigemptyset(&dfl);
-    static const int reset[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGALRM,
-                                SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < SYNQ_ARRAY_LEN(reset); i++) sigaddset(&dfl, reset[i]);
+    static const int reset[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
+                                SIGCHLD, SIGALRM, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < SYNQ_ARRAY_LEN(reset); i++)
+        sigaddset(&dfl, reset[i]);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &dfl);
     posix_spawnattr_setpgroup(&attr, 0); /* its own group: we signal -pid */
@@ -329,23 +306,24 @@ static hb_result_t heartbeat(worker_t *w, const char *id)
     char *path = job_path(id, "heartbeat");
     json_t *body = json_pack("{s:s}", "worker", w->cfg->worker);
 
-    int err = synq_client_request(w->client, "POST", path, body, HEARTBEAT_TIMEOUT_MS, NULL, NULL,
-                                  &resp);
+    int err =
+        synq_client_request(w->client, "POST", path, body, HEARTBEAT_TIMEOUT_MS, NULL, NULL, &resp);
     if (err < 0) {
-        wlog("warn", "heartbeat.error", "job", id, "error", synq_client_errmsg(w->client), NULL);
+        synq_log(SYNQ_LOG_WARN, "heartbeat.error", "job", id, "error",
+                 synq_client_errmsg(w->client), LOG_END);
     } else if (resp.status == 200) {
         rc = HB_OK;
     } else if (resp.status == 404 || resp.status == 409) {
         /* The lease is gone (expired, or the job was deleted or retried by
          * hand): someone else may run it now. */
-        wlog("warn", "heartbeat.lease_lost", "job", id, "code", synq_client_resp_code(&resp),
-             NULL);
+        synq_log(SYNQ_LOG_WARN, "heartbeat.lease_lost", "job", id, "code",
+                 synq_client_resp_code(&resp), LOG_END);
         rc = HB_LOST;
     } else {
         char st[24];
         snprintf(st, sizeof st, "%ld", resp.status);
-        wlog("warn", "heartbeat.error", "job", id, "status", st, "code",
-             synq_client_resp_code(&resp), NULL);
+        synq_log(SYNQ_LOG_WARN, "heartbeat.error", "job", id, "status", st, "code",
+                 synq_client_resp_code(&resp), LOG_END);
     }
     synq_client_resp_release(&resp);
     json_decref(body);
@@ -371,24 +349,24 @@ static long report(worker_t *w, const char *id, const char *verb, json_t *body)
         int err = synq_client_request(w->client, "POST", path, body, REPORT_TIMEOUT_MS, NULL, NULL,
                                       &resp);
         if (err < 0) {
-            wlog("warn", "report.error", "job", id, "op", verb, "error",
-                 synq_client_errmsg(w->client), NULL);
+            synq_log(SYNQ_LOG_WARN, "report.error", "job", id, "op", verb, "error",
+                     synq_client_errmsg(w->client), LOG_END);
             continue;
         }
         status = resp.status;
         if (status >= 500) {
-            wlog("warn", "report.error", "job", id, "op", verb, "code",
-                 synq_client_resp_code(&resp), NULL);
+            synq_log(SYNQ_LOG_WARN, "report.error", "job", id, "op", verb, "code",
+                     synq_client_resp_code(&resp), LOG_END);
             synq_client_resp_release(&resp);
             continue;
         }
         if (status != 200) {
             char st[24];
             snprintf(st, sizeof st, "%ld", status);
-            const char *msg = json_string_value(
-                json_object_get(json_object_get(resp.body, "error"), "message"));
-            wlog("error", "report.rejected", "job", id, "op", verb, "status", st, "code",
-                 synq_client_resp_code(&resp), "message", msg, NULL);
+            const char *msg =
+                json_string_value(json_object_get(json_object_get(resp.body, "error"), "message"));
+            synq_log(SYNQ_LOG_ERROR, "report.rejected", "job", id, "op", verb, "status", st, "code",
+                     synq_client_resp_code(&resp), "message", msg, LOG_END);
         }
         synq_client_resp_release(&resp);
         break;
@@ -404,11 +382,13 @@ static json_t *make_result(const child_t *ch)
     const char *s = ch->out.data ? ch->out.data : "";
     size_t n = ch->out.len;
     size_t k = 0;
-    while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r')) k++;
+    while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r'))
+        k++;
     if (k == n) return json_null();
     json_t *v = json_loadb(s, n, JSON_DECODE_ANY, NULL);
     if (v) return v;
-    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r')) n--;
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        n--;
     synq_buf_t b;
     synq_buf_init(&b);
     utf8_clean(&b, s, n);
@@ -431,9 +411,11 @@ static char *fail_message(const char *what, const child_t *ch)
     }
     if (ch->err_cut || ch->err.len > STDERR_TAIL_BYTES) {
         /* do not start inside a UTF-8 sequence */
-        while (n > 0 && ((unsigned char)*s & 0xC0) == 0x80) s++, n--;
+        while (n > 0 && ((unsigned char)*s & 0xC0) == 0x80)
+            s++, n--;
     }
-    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ')) n--;
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
+        n--;
     if (n > 0) {
         synq_buf_puts(&b, (ch->err_cut || ch->err.len > STDERR_TAIL_BYTES) ? "\n..." : "\n");
         utf8_clean(&b, s, n);
@@ -471,7 +453,7 @@ static void run_job(worker_t *w, json_t *job)
     json_int_t attempt = json_integer_value(json_object_get(job, "attempts"));
     json_int_t reserve_for = json_integer_value(json_object_get(job, "reserve_for"));
     if (id == NULL) {
-        wlog("error", "job.invalid", "error", "fetched job has no id", NULL);
+        synq_log(SYNQ_LOG_ERROR, "job.invalid", "error", "fetched job has no id", LOG_END);
         return;
     }
     if (type == NULL) type = "";
@@ -484,7 +466,8 @@ static void run_job(worker_t *w, json_t *job)
 
     /* environment: ours replace any inherited SYNQ_JOB_* */
     size_t n = 0;
-    while (environ[n]) n++;
+    while (environ[n])
+        n++;
     envp = synq_calloc(n + 7, sizeof *envp);
     for (size_t i = 0; i < n; i++)
         if (!env_is_ours(environ[i])) envp[nenv++] = synq_strdup(environ[i]);
@@ -504,7 +487,8 @@ static void run_job(worker_t *w, json_t *job)
     job_text = synq_buf_steal(&jt, &ch.in_len);
     ch.in = job_text;
 
-    wlog("info", "job.start", "job", id, "type", type, "queue", queue, "attempt", attempt_s, NULL);
+    synq_log(SYNQ_LOG_INFO, "job.start", "job", id, "type", type, "queue", queue, "attempt",
+             attempt_s, LOG_END);
     int64_t t0 = now_ms();
     int err = child_spawn(&ch, cfg, envp);
     if (err < 0) {
@@ -522,6 +506,13 @@ static void run_job(worker_t *w, json_t *job)
     int64_t kill_at = INT64_MAX;
     bool killing = false;
     for (;;) {
+        /* First, so a command that ended in time is never called late. */
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_PID, (id_t)ch.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            si.si_pid == ch.pid)
+            break; /* exited; not reaped yet, so -pid still names its group */
+
         int64_t now = now_ms();
         if (!killing && (now >= deadline || atomic_load(&g_signals) >= 2)) {
             end = now >= deadline ? END_TIMEOUT : END_INTERRUPTED;
@@ -544,12 +535,6 @@ static void run_job(worker_t *w, json_t *job)
             next_hb = now + hb_every;
         }
 
-        siginfo_t si;
-        memset(&si, 0, sizeof si);
-        if (waitid(P_PID, (id_t)ch.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-            si.si_pid == ch.pid)
-            break; /* exited; not reaped yet, so -pid still names its group */
-
         struct pollfd pfd[4];
         int nfd = 0;
         if (ch.fd_in >= 0) pfd[nfd++] = (struct pollfd){.fd = ch.fd_in, .events = POLLOUT};
@@ -562,14 +547,17 @@ static void run_job(worker_t *w, json_t *job)
         int64_t wait_ms = SYNQ_MAX((int64_t)0, SYNQ_MIN(wake - now, (int64_t)TICK_MS));
         if (ch.pidfd < 0 && ch.fd_out < 0 && ch.fd_err < 0) wait_ms = SYNQ_MIN(wait_ms, 20);
         if (poll(pfd, (nfds_t)nfd, (int)wait_ms) < 0 && errno != EINTR) {
-            wlog("error", "poll.error", "error", strerror(errno), NULL);
+            synq_log(SYNQ_LOG_ERROR, "poll.error", "error", strerror(errno), LOG_END);
             nap(20);
         }
         for (int i = 0; i < nfd; i++) {
             if (pfd[i].revents == 0) continue;
-            if (pfd[i].fd == ch.fd_in) child_feed(&ch);
-            else if (pfd[i].fd == ch.fd_out) child_drain(&ch, false);
-            else if (pfd[i].fd == ch.fd_err) child_drain(&ch, true);
+            if (pfd[i].fd == ch.fd_in)
+                child_feed(&ch);
+            else if (pfd[i].fd == ch.fd_out)
+                child_drain(&ch, false);
+            else if (pfd[i].fd == ch.fd_err)
+                child_drain(&ch, true);
         }
     }
     /* What it wrote before exiting is in the pipes now. */
@@ -590,7 +578,8 @@ static void run_job(worker_t *w, json_t *job)
         snprintf(what, sizeof what, "interrupted: the worker was stopped");
         type_name = "Interrupted";
         break;
-    case END_LEASE_LOST: break;
+    case END_LEASE_LOST:
+        break;
     case END_EXIT:
         if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) break;
         if (WIFEXITED(wstatus)) {
@@ -610,20 +599,20 @@ report:;
     int64_t elapsed = now_ms() - t0;
     snprintf(ms_s, sizeof ms_s, "%lld", (long long)elapsed);
     if (end == END_LEASE_LOST) {
-        wlog("warn", "job.abandoned", "job", id, "type", type, "ms", ms_s, "reason",
-             "lease lost", NULL);
+        synq_log(SYNQ_LOG_WARN, "job.abandoned", "job", id, "type", type, "ms", ms_s, "reason",
+                 "lease lost", LOG_END);
     } else if (type_name) {
         body = json_pack("{s:s,s:s,s:s}", "worker", cfg->worker, "message", msg, "type", type_name);
         long st = report(w, id, "fail", body);
-        wlog("info", "job.failed", "job", id, "type", type, "attempt", attempt_s, "ms", ms_s,
-             "error", type_name, "reported", st == 200 ? "yes" : "no", NULL);
+        synq_log(SYNQ_LOG_INFO, "job.failed", "job", id, "type", type, "attempt", attempt_s, "ms",
+                 ms_s, "error", type_name, "reported", st == 200 ? "yes" : "no", LOG_END);
     } else {
         json_t *result = NULL;
         if (ch.out_bytes > MAX_STDOUT_BYTES) {
             char sz[24];
             snprintf(sz, sizeof sz, "%zu", ch.out_bytes);
-            wlog("warn", "job.result_dropped", "job", id, "bytes", sz, "reason",
-                 "stdout over 1 MiB", NULL);
+            synq_log(SYNQ_LOG_WARN, "job.result_dropped", "job", id, "bytes", sz, "reason",
+                     "stdout over 1 MiB", LOG_END);
             result = json_null();
         } else {
             result = make_result(&ch);
@@ -631,13 +620,13 @@ report:;
         body = json_pack("{s:s,s:o}", "worker", cfg->worker, "result", result);
         long st = report(w, id, "ack", body);
         if (st == 413) {
-            wlog("warn", "job.result_dropped", "job", id, "reason", "too large for the server",
-                 NULL);
+            synq_log(SYNQ_LOG_WARN, "job.result_dropped", "job", id, "reason",
+                     "too large for the server", LOG_END);
             json_object_set_new(body, "result", json_null());
             st = report(w, id, "ack", body);
         }
-        wlog("info", "job.done", "job", id, "type", type, "attempt", attempt_s, "ms", ms_s,
-             "reported", st == 200 ? "yes" : "no", NULL);
+        synq_log(SYNQ_LOG_INFO, "job.done", "job", id, "type", type, "attempt", attempt_s, "ms",
+                 ms_s, "reported", st == 200 ? "yes" : "no", LOG_END);
     }
 
     close_fd(&ch.fd_in);
@@ -646,7 +635,8 @@ report:;
     close_fd(&ch.pidfd);
     synq_buf_release(&ch.out);
     synq_buf_release(&ch.err);
-    for (size_t i = 0; i < nenv; i++) free(envp[i]);
+    for (size_t i = 0; i < nenv; i++)
+        free(envp[i]);
     free(envp);
     free(job_text);
     free(msg);
@@ -679,21 +669,20 @@ static void *worker_main(void *arg)
         if (err == -ECANCELED) {
             break;
         } else if (err < 0) {
-            wlog("error", "fetch.error", "server", cfg->server, "error",
-                 synq_client_errmsg(w->client), NULL);
+            synq_log(SYNQ_LOG_ERROR, "fetch.error", "server", cfg->server, "error",
+                     synq_client_errmsg(w->client), LOG_END);
             failed = true;
         } else if (resp.status == 200) {
             json_t *jobs = json_object_get(resp.body, "jobs");
-            size_t i;
-            json_t *job;
-            json_array_foreach(jobs, i, job) run_job(w, job);
+            for (size_t i = 0; i < json_array_size(jobs); i++)
+                run_job(w, json_array_get(jobs, i));
         } else if (resp.status != 204) {
             char st[24];
             snprintf(st, sizeof st, "%ld", resp.status);
             const char *msg =
                 json_string_value(json_object_get(json_object_get(resp.body, "error"), "message"));
-            wlog("error", "fetch.error", "status", st, "code", synq_client_resp_code(&resp),
-                 "message", msg, NULL);
+            synq_log(SYNQ_LOG_ERROR, "fetch.error", "status", st, "code",
+                     synq_client_resp_code(&resp), "message", msg, LOG_END);
             failed = true;
         }
         synq_client_resp_release(&resp);
@@ -729,8 +718,8 @@ static const char work_help[] =
     "                         (\"30s\", \"5m\"; default: no limit)\n"
     "      --kill-after D     SIGKILL this long after SIGTERM (default 5s)\n"
     "  -w, --worker NAME      worker name for leases (default HOSTNAME:PID)\n"
-    "  -s, --server URL       server to talk to (default $SYNQ_SERVER, else " SYNQ_CLIENT_DEFAULT_URL
-    ")\n"
+    "  -s, --server URL       server to talk to (default $SYNQ_SERVER, "
+    "else " SYNQ_CLIENT_DEFAULT_URL ")\n"
     "  -h, --help             show this help\n";
 
 /* Prints "synq work: <message>" and a pointer to --help; returns
@@ -775,14 +764,10 @@ static int parse_duration_ms(const char *s, int64_t *out_ms)
 int synq_cli_work(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"queue", required_argument, NULL, 'q'},
-        {"concurrency", required_argument, NULL, 'c'},
-        {"timeout", required_argument, NULL, 't'},
-        {"kill-after", required_argument, NULL, 'K'},
-        {"worker", required_argument, NULL, 'w'},
-        {"server", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"queue", required_argument, NULL, 'q'},   {"concurrency", required_argument, NULL, 'c'},
+        {"timeout", required_argument, NULL, 't'}, {"kill-after", required_argument, NULL, 'K'},
+        {"worker", required_argument, NULL, 'w'},  {"server", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int rc = EXIT_USAGE;
     work_cfg_t cfg = {.concurrency = 1, .kill_after_ms = 5000};
@@ -798,7 +783,8 @@ int synq_cli_work(int argc, char **argv)
      * first non-option so COMMAND's own flags are left alone. */
     av = synq_calloc((size_t)(argc > 0 ? argc : 1) + 1, sizeof *av);
     av[0] = "synq work";
-    for (int i = 1; i < argc; i++) av[i] = argv[i];
+    for (int i = 1; i < argc; i++)
+        av[i] = argv[i];
     int ac = argc > 0 ? argc : 1;
     optind = 0;
     opterr = 1;
@@ -852,12 +838,16 @@ int synq_cli_work(int argc, char **argv)
             }
             snprintf(cfg.worker, sizeof cfg.worker, "%s", optarg);
             break;
-        case 's': server = optarg; break;
+        case 's':
+            server = optarg;
+            break;
         case 'h':
             fputs(work_help, stdout);
             rc = 0;
             goto cleanup;
-        default: rc = work_usage(NULL); goto cleanup;
+        default:
+            rc = work_usage(NULL);
+            goto cleanup;
         }
     }
     if (optind >= ac) {
@@ -892,15 +882,14 @@ int synq_cli_work(int argc, char **argv)
         char *qs = NULL;
         synq_buf_t b;
         synq_buf_init(&b);
-        size_t i;
-        json_t *q;
-        json_array_foreach(cfg.queues, i, q) synq_buf_printf(&b, "%s%s", i ? "," : "",
-                                                             json_string_value(q));
+        for (size_t i = 0; i < json_array_size(cfg.queues); i++)
+            synq_buf_printf(&b, "%s%s", i ? "," : "",
+                            json_string_value(json_array_get(cfg.queues, i)));
         qs = synq_buf_steal(&b, NULL);
         char conc[16];
         snprintf(conc, sizeof conc, "%d", cfg.concurrency);
-        wlog("info", "worker.start", "worker", cfg.worker, "server", cfg.server, "queues", qs,
-             "concurrency", conc, NULL);
+        synq_log(SYNQ_LOG_INFO, "worker.start", "worker", cfg.worker, "server", cfg.server,
+                 "queues", qs, "concurrency", conc, LOG_END);
         free(qs);
     }
     atomic_store(&g_live_threads, cfg.concurrency);
@@ -924,8 +913,8 @@ int synq_cli_work(int argc, char **argv)
             int count = atomic_fetch_add(&g_signals, 1) + 1;
             char running[16];
             snprintf(running, sizeof running, "%d", atomic_load(&g_running_jobs));
-            wlog("info", count == 1 ? "worker.stopping" : "worker.interrupting", "signal",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", "running", running, NULL);
+            synq_log(SYNQ_LOG_INFO, count == 1 ? "worker.stopping" : "worker.interrupting",
+                     "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", "running", running, LOG_END);
         }
     }
     for (int i = 0; i < started; i++) {
@@ -933,7 +922,7 @@ int synq_cli_work(int argc, char **argv)
         synq_client_free(workers[i].client);
     }
     if (rc != 1) rc = 0;
-    wlog("info", "worker.stopped", "worker", cfg.worker, NULL);
+    synq_log(SYNQ_LOG_INFO, "worker.stopped", "worker", cfg.worker, LOG_END);
     synq_client_global_release();
 
 cleanup:

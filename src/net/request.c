@@ -49,13 +49,12 @@ static int hexval(int c)
     return -1;
 }
 
-/* Percent-decodes src[0..n) into out; '+' means space (form encoding). */
-static int pct_decode(const char *src, size_t n, char *out, size_t outlen)
+int synq_http_pct_decode(const char *src, size_t n, char *out, size_t outlen, bool plus_is_space)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         char ch = src[i];
-        if (ch == '+') {
+        if (ch == '+' && plus_is_space) {
             ch = ' ';
         } else if (ch == '%' && i + 2 < n && hexval(src[i + 1]) >= 0 &&
                    hexval(src[i + 2]) >= 0) {
@@ -81,7 +80,8 @@ int synq_http_req_query(const synq_http_req_t *req, const char *name, char *out,
         const char *eq = memchr(p, '=', seg);
         size_t klen = eq ? (size_t)(eq - p) : seg;
         if (klen == nlen && memcmp(p, name, nlen) == 0)
-            return pct_decode(eq ? eq + 1 : p + seg, eq ? seg - klen - 1 : 0, out, outlen);
+            return synq_http_pct_decode(eq ? eq + 1 : p + seg, eq ? seg - klen - 1 : 0, out, outlen,
+                                        true);
         p += seg;
         if (*p == '&') p++;
     }

@@ -87,4 +87,9 @@ const char *synq_http_req_header(const synq_http_req_t *req, const char *name);
  * returns its length, or -1 if absent (or too long for out). */
 int synq_http_req_query(const synq_http_req_t *req, const char *name, char *out, size_t outlen);
 
+/* Percent-decodes src[0..n) into out (size outlen, NUL-terminated); with
+ * plus_is_space, '+' decodes to a space (query strings). Returns the decoded
+ * length, or -1 if out is too small. Malformed escapes are kept as they are. */
+int synq_http_pct_decode(const char *src, size_t n, char *out, size_t outlen, bool plus_is_space);
+
 #endif
