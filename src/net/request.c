@@ -181,6 +181,8 @@ static int on_headers_complete(http_parser *hp)
     r->keep_alive = http_should_keep_alive(hp) != 0;
     r->upgrade = hp->upgrade != 0;
 
+    /* RFC 9112 §2.3: a request line without a version (HTTP/0.9) is malformed */
+    if (hp->http_major < 1) return reject(p, 400, "bad_request", "HTTP version required");
     /* only origin-form targets ("/path?query") are served */
     const char *url = r->url.data ? r->url.data : "";
     if (url[0] != '/') return reject(p, 400, "bad_request", "request target must start with /");

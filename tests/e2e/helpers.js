@@ -104,9 +104,10 @@ async function enqueue(server, job) {
   return res.body;
 }
 
-// GET /v1/jobs/{id} and assert 200; returns the job.
+// GET /v1/jobs/{id} and assert 200; returns the job. Ids are made of
+// characters that are safe in a path segment, so they go in as they are.
 async function getJob(server, id) {
-  const res = await api(server, 'GET', '/v1/jobs/' + encodeURIComponent(id));
+  const res = await api(server, 'GET', '/v1/jobs/' + id);
   assert.equal(res.status, 200, `GET job ${id} -> ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }
@@ -314,7 +315,7 @@ class RawConn {
     sock.on('close', () => {
       try { for (const r of this.parser.end()) this._push(r); } catch (e) { this.error = e; }
       this.closed = true; this.closedAt = Date.now();
-      for (const w of this.waiters.splice(0)) w.reject(new Error('connection closed before a response' + (this.error ? ': ' + this.error.message : '')));
+      for (const w of this.waiters.splice(0)) clearTimeout(w.timer), w.reject(new Error('connection closed before a response' + (this.error ? ': ' + this.error.message : '')));
       this._resolveClose();
     });
   }
