@@ -150,7 +150,7 @@ int synq_backoff_from_json(const json_t *obj, synq_backoff_t *out, char *err, si
     if (base == NULL) FAIL("backoff.base: required");
     if (duration_field(base, &out->base_us)) FAIL("backoff.base: not a duration (e.g. \"1s\")");
     const json_t *max = json_object_get(obj, "max");
-    if (max && duration_field(max, &out->max_us)) FAIL("backoff.max: not a duration (e.g. \"1h\")");
+    if (max && !json_is_null(max) && duration_field(max, &out->max_us)) FAIL("backoff.max: not a duration (e.g. \"1h\")");
     if (out->max_us && out->max_us < out->base_us) FAIL("backoff.max: must not be below base");
     return 0;
 fail:

@@ -59,7 +59,8 @@ int synq_duration_parse(const char *s, size_t len, int64_t *out_us)
             return SYNQ_EINVAL;
         }
         if (whole > MAX_DURATION_US / unit) return SYNQ_EINVAL;
-        total += whole * unit + (int64_t)((double)frac / (double)frac_div * (double)unit);
+        /* integer arithmetic: a double product came out 1 us short ("0.7d") */
+        total += whole * unit + (int64_t)((unsigned __int128)frac * (uint64_t)unit / (uint64_t)frac_div);
         if (total > MAX_DURATION_US) return SYNQ_EINVAL;
     }
     *out_us = total;
@@ -135,6 +136,9 @@ int synq_rfc3339_parse(const char *s, size_t len, int64_t *out_us)
     if (i != len) return SYNQ_EINVAL;
     int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - off_s;
+    /* an offset may push the instant out of 0000..9999, which RFC 3339 cannot write */
+    int64_t min_s = days_from_civil(0, 1, 1) * 86400, max_s = days_from_civil(10000, 1, 1) * 86400;
+    if (secs < min_s || secs >= max_s) return SYNQ_EINVAL;
     *out_us = secs * SYNQ_US_PER_SEC + frac_us;
     return 0;
 }

@@ -126,8 +126,18 @@ static int on_header_field(http_parser *hp, const char *at, size_t len)
 {
     synq_reqparser_t *p = hp->data;
     synq_http_req_t *r = p->req;
-    if (too_big(p, len + 4)) return HEADERS_TOO_LARGE(p);
+    /* RFC 9110 §5.1: a field name is a token; Debian's http-parser is
+     * lenient and lets "Content-Length : 3" through (a smuggling risk).
+     * Validity is checked before size so the answer does not depend on how
+     * the bytes were split. */
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)at[i]) && !strchr("!#$%&'*+-.^_`|~", at[i]))
+            return reject(p, 400, "bad_request", "invalid header name");
+    /* trailer fields (after a chunked body) count but are not kept: RFC 9110 §6.5.1 */
+    if (p->headers_complete) return too_big(p, len) ? HEADERS_TOO_LARGE(p) : 0;
+    if (too_big(p, len)) return HEADERS_TOO_LARGE(p);
     if (r->nheaders == 0 || r->last_was_value) {
+        if (too_big(p, 4)) return HEADERS_TOO_LARGE(p); /* ": " and CRLF, once per field */
         if (r->nheaders == MAX_HEADERS) return HEADERS_TOO_LARGE(p);
         if (r->nheaders == 0 || (r->nheaders & (r->nheaders - 1)) == 0)
             r->headers = synq_realloc(r->headers, (r->nheaders ? r->nheaders * 2 : 8) *
@@ -149,7 +159,10 @@ static int on_header_value(http_parser *hp, const char *at, size_t len)
 {
     synq_reqparser_t *p = hp->data;
     synq_http_req_t *r = p->req;
+    /* validity before size, so the answer does not depend on how the bytes were split */
+    if (memchr(at, '\0', len)) return reject(p, 400, "bad_request", "NUL in header value");
     if (too_big(p, len)) return HEADERS_TOO_LARGE(p);
+    if (p->headers_complete) return 0; /* trailer */
     if (r->nheaders == 0) return reject(p, 400, "bad_request", "header value without a name");
     synq_http_header_t *h = &r->headers[r->nheaders - 1];
     size_t old = strlen(h->value);
@@ -191,13 +204,16 @@ static int on_headers_complete(http_parser *hp)
     const char *hash = memchr(url, '#', plen);
     if (hash) plen = (size_t)(hash - url);
     r->path = synq_strndup(url, plen);
-    if (q) r->query = synq_strdup(q + 1);
+    if (q) r->query = synq_strndup(q + 1, strcspn(q + 1, "#"));
 
     /* RFC 9110 §8.6: refuse an announced body over the limit before reading it */
     if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->max_body_bytes)
         return reject(p, 413, "payload_too_large", "request body too large");
     const char *expect = synq_http_req_header(r, "expect");
-    if (expect && strcasecmp(expect, "100-continue") == 0) p->want_continue = true;
+    /* RFC 9110 §10.1.1: a server MUST ignore 100-continue from HTTP/1.0 */
+    if (expect && (hp->http_major > 1 || hp->http_minor >= 1) &&
+        strcasecmp(expect, "100-continue") == 0)
+        p->want_continue = true;
     p->headers_complete = true;
     return 0;
 }
@@ -217,7 +233,7 @@ static int on_message_complete(http_parser *hp)
     synq_reqparser_t *p = hp->data;
     p->done = p->req;
     p->req = NULL;
-    if (p->done->body.data == NULL) synq_buf_reserve(&p->done->body, 0);
+    if (p->done->body.data == NULL) synq_buf_append(&p->done->body, "", 0); /* "" not NULL */
     /* stop here: the next pipelined request waits until this one is answered */
     http_parser_pause(hp, 1);
     return 0;
