@@ -361,7 +361,10 @@ synq_engine_t *synq_engine_new(uv_loop_t *loop, synq_store_t *store,
     snprintf(n, sizeof n, "%zu", e->jobs.len);
     synq_log(SYNQ_LOG_INFO, "jobs loaded", "live", n, NULL);
     uv_check_start(&e->check, on_check);
-    uv_timer_start(&e->maint, on_maint, 1000, 60000);
+    /* retention sweeps: every minute, or twice per TTL when a TTL is shorter */
+    int64_t ttl = SYNQ_MIN(cfg->dead_ttl_us, cfg->completed_ttl_us) / 2 / 1000;
+    uint64_t every_ms = (uint64_t)SYNQ_MAX(SYNQ_MIN(ttl, 60000), 100);
+    uv_timer_start(&e->maint, on_maint, SYNQ_MIN(every_ms, 1000), every_ms);
     arm_timer(e);
     return e;
 }
