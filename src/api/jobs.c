@@ -324,16 +324,14 @@ void synq_api_jobs_ack_many(synq_api_ctx_t *ctx)
             goto out;
         }
     }
-    synq_buf_t out, scratch;
+    synq_buf_t out;
     synq_buf_init(&out);
-    synq_buf_init(&scratch);
     synq_buf_puts(&out, "{\"results\":[");
     for (size_t i = 0; i < json_array_size(jobs); i++) {
         const json_t *it = json_array_get(jobs, i);
         const char *id = json_string_value(json_object_get(it, "id"));
         char *result = dump_or_null(json_object_get(it, "result"));
-        scratch.len = 0;
-        int rc = synq_engine_ack(ctx->engine, id, worker, result, &scratch);
+        int rc = synq_engine_ack(ctx->engine, id, worker, result, NULL);
         free(result);
         if (i) synq_buf_putc(&out, ',');
         synq_buf_puts(&out, "{\"id\":");
@@ -350,7 +348,6 @@ void synq_api_jobs_ack_many(synq_api_ctx_t *ctx)
     synq_buf_puts(&out, "]}");
     synq_api_reply_committed(ctx, 200, &out);
     synq_buf_release(&out);
-    synq_buf_release(&scratch);
 out:
     json_decref(body);
 }

@@ -192,7 +192,10 @@ static void store_write(synq_engine_t *e, int rc)
 /* Finishes a job that left the live set: persist, forget, free. */
 static void retire(synq_engine_t *e, synq_job_t *j, synq_buf_t *out)
 {
-    store_write(e, e->store->ops->job_update(e->store, j));
+    if (j->state == SYNQ_JOB_COMPLETED)
+        store_write(e, e->store->ops->job_update_done(e->store, j));
+    else
+        store_write(e, e->store->ops->job_update(e->store, j));
     if (out) synq_job_to_json(j, out);
     synq_map_del(&e->jobs, j->id);
     synq_job_free(j);
@@ -433,7 +436,7 @@ static void lease(synq_engine_t *e, synq_job_t *j, const char *worker, int64_t n
     j->lease_until = now + (int64_t)j->reserve_for * SYNQ_US_PER_SEC;
     free(j->worker);
     j->worker = synq_strdup(worker ? worker : "");
-    store_write(e, e->store->ops->job_update(e->store, j));
+    store_write(e, e->store->ops->job_update_lease(e->store, j));
     synq_heap_push(&e->leases, j);
 }
 

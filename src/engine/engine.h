@@ -70,7 +70,7 @@ synq_fetch_waiter_t *synq_engine_fetch_wait(synq_engine_t *e, const char *const 
 /* Withdraws a waiter; its cb is not called. */
 void synq_engine_fetch_cancel(synq_engine_t *e, synq_fetch_waiter_t *w);
 
-/* result: JSON text or NULL (copied). */
+/* result: JSON text or NULL (copied). out may be NULL. */
 int synq_engine_ack(synq_engine_t *e, const char *id, const char *worker, const char *result,
                     synq_buf_t *out);
 /* message/type: text or NULL; backtrace: JSON text or NULL (all copied). */

@@ -37,6 +37,11 @@ typedef struct synq_store_ops_s {
     int (*job_insert)(synq_store_t *s, synq_job_t *job);
     /* Writes every mutable field of a stored job. */
     int (*job_update)(synq_store_t *s, const synq_job_t *job);
+    /* Narrow updates for the two hottest transitions (a whole-row update
+     * costs more): a lease (state, attempts, started_at, lease_until,
+     * worker) and a completion (state, finished_at, lease_until, result). */
+    int (*job_update_lease)(synq_store_t *s, const synq_job_t *job);
+    int (*job_update_done)(synq_store_t *s, const synq_job_t *job);
     int (*job_delete)(synq_store_t *s, const char *id);
     /* Loads one job: 0 and *out (caller frees), or SYNQ_ENOTFOUND. */
     int (*job_get)(synq_store_t *s, const char *id, synq_job_t **out);
