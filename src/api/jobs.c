@@ -119,24 +119,12 @@ static void on_fetch_done(const synq_buf_t *jobs, int n, void *arg)
     synq_buf_release(&b);
 }
 
-typedef struct {
-    synq_engine_t *engine;
-    synq_fetch_waiter_t *waiter;
-} fetch_wait_t;
-
-static void on_fetch_waiter_done(const synq_buf_t *jobs, int n, void *arg);
-
 static void on_fetch_abort(synq_http_req_t *req, void *arg)
 {
     synq_engine_t *e = arg;
     synq_fetch_waiter_t *w = req->data;
     synq_engine_fetch_cancel(e, w);
     synq_http_respond(req, 204, NULL, NULL, NULL, 0); /* only frees: the client is gone */
-}
-
-static void on_fetch_waiter_done(const synq_buf_t *jobs, int n, void *arg)
-{
-    on_fetch_done(jobs, n, arg);
 }
 
 void synq_api_jobs_fetch(synq_api_ctx_t *ctx)
@@ -198,7 +186,7 @@ void synq_api_jobs_fetch(synq_api_ctx_t *ctx)
     } else {
         synq_http_req_t *req = ctx->req;
         req->data = synq_engine_fetch_wait(ctx->engine, queues, nq, max, worker,
-                                           (uint64_t)(wait_us / 1000), on_fetch_waiter_done, req);
+                                           (uint64_t)(wait_us / 1000), on_fetch_done, req);
         synq_http_req_on_abort(req, on_fetch_abort, ctx->engine);
     }
     synq_buf_release(&out);
