@@ -381,10 +381,8 @@ int synq_engine_enqueue(synq_engine_t *e, synq_job_t **jobs, size_t n, bool as_a
     for (size_t i = 0; i < n; i++) {
         synq_job_t *j = jobs[i];
         if (j->id == NULL) continue;
-        synq_job_t *tmp = NULL;
         bool dup = synq_map_get(&e->jobs, j->id) != NULL ||
-                   e->store->ops->job_get(e->store, j->id, &tmp) == 0;
-        synq_job_free(tmp);
+                   e->store->ops->job_exists(e->store, j->id) == 0;
         for (size_t k = 0; !dup && k < i; k++)
             dup = jobs[k]->id && strcmp(jobs[k]->id, j->id) == 0;
         if (dup) {
@@ -543,10 +541,7 @@ static int held(synq_engine_t *e, const char *id, const char *worker, synq_job_t
 {
     synq_job_t *j = synq_map_get(&e->jobs, id);
     if (j == NULL) {
-        synq_job_t *tmp = NULL;
-        int rc = e->store->ops->job_get(e->store, id, &tmp);
-        synq_job_free(tmp);
-        return rc == 0 ? SYNQ_ELEASE : SYNQ_ENOTFOUND;
+        return e->store->ops->job_exists(e->store, id) == 0 ? SYNQ_ELEASE : SYNQ_ENOTFOUND;
     }
     if (j->state != SYNQ_JOB_ACTIVE || strcmp(j->worker ? j->worker : "", worker ? worker : ""))
         return SYNQ_ELEASE;
@@ -702,9 +697,7 @@ int synq_engine_cancel(synq_engine_t *e, const char *id, synq_buf_t *out)
 {
     synq_job_t *j = synq_map_get(&e->jobs, id);
     if (j == NULL) {
-        synq_job_t *tmp = NULL;
-        int rc = e->store->ops->job_get(e->store, id, &tmp);
-        synq_job_free(tmp);
+        int rc = e->store->ops->job_exists(e->store, id);
         return rc == 0 ? SYNQ_ECONFLICT : rc;
     }
     if (j->state == SYNQ_JOB_ACTIVE) return SYNQ_ECONFLICT;

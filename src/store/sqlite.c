@@ -262,6 +262,16 @@ static int st_job_get(synq_store_t *base, const char *id, synq_job_t **out)
     return ret;
 }
 
+static int st_job_exists(synq_store_t *base, const char *id)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_bind_text(s->exists, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s->exists);
+    sqlite3_reset(s->exists);
+    if (rc == SQLITE_ROW) return 0;
+    return rc == SQLITE_DONE ? SYNQ_ENOTFOUND : fail(s, "job_exists");
+}
+
 static int run_rows(sqlite_store_t *s, sqlite3_stmt *st, synq_store_job_cb cb, void *arg)
 {
     int rc;
@@ -400,6 +410,7 @@ static const synq_store_ops_t ops = {
     .job_update_lease = st_job_update_lease,
     .job_update_done = st_job_update_done,
     .job_delete = st_job_delete,
+    .job_exists = st_job_exists,
     .job_get = st_job_get,
     .job_list = st_job_list,
     .job_load_live = st_job_load_live,

@@ -43,6 +43,8 @@ typedef struct synq_store_ops_s {
     int (*job_update_lease)(synq_store_t *s, const synq_job_t *job);
     int (*job_update_done)(synq_store_t *s, const synq_job_t *job);
     int (*job_delete)(synq_store_t *s, const char *id);
+    /* 0 if a job with this id is stored, else SYNQ_ENOTFOUND (or SYNQ_ESTORE). */
+    int (*job_exists)(synq_store_t *s, const char *id);
     /* Loads one job: 0 and *out (caller frees), or SYNQ_ENOTFOUND. */
     int (*job_get)(synq_store_t *s, const char *id, synq_job_t **out);
     /* Lists jobs newest first (by seq) matching the filter. */
