@@ -1,15 +1,21 @@
 /* synq's command line: `synq serve` runs the server; the other commands
- * (enqueue, job, jobs, queues, work) are clients of a running server and
+ * (enqueue, job, jobs, queues, work, cron) are clients of a running server and
  * live in cli/. Every serve flag can also be set by a SYNQ_* variable. */
 #include "api/api.h"
 #include "cli/cli.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "core/crontab.h"
 #include "engine/engine.h"
+#include "engine/executor.h"
+#include "engine/sched.h"
 #include "net/http.h"
+#include "net/httpc.h"
 #include "store/store.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +33,7 @@ typedef struct {
     const char *max_body;
     const char *dead_max, *dead_ttl, *completed_max, *completed_ttl;
     const char *header_timeout, *idle_timeout;
+    const char *alert_url, *exec_concurrency, *http_concurrency, *crontab;
 } serve_opts_t;
 
 static const struct {
@@ -53,7 +60,14 @@ static const struct {
      offsetof(serve_opts_t, header_timeout)},
     {"idle-timeout", "SYNQ_IDLE_TIMEOUT", "60s", "idle keep-alive connections are closed after this",
      offsetof(serve_opts_t, idle_timeout)},
-#undef F
+    {"crontab", "SYNQ_CRONTAB", "", "crontab file loaded as schedules (reloaded on SIGHUP)",
+     offsetof(serve_opts_t, crontab)},
+    {"alert-url", "SYNQ_ALERT_URL", "", "URL POSTed a JSON alert when a scheduled job dies",
+     offsetof(serve_opts_t, alert_url)},
+    {"exec-concurrency", "SYNQ_EXEC_CONCURRENCY", "4", "built-in exec jobs run at once",
+     offsetof(serve_opts_t, exec_concurrency)},
+    {"http-concurrency", "SYNQ_HTTP_CONCURRENCY", "16", "built-in http jobs run at once",
+     offsetof(serve_opts_t, http_concurrency)},
 };
 
 static void usage(FILE *f)
@@ -67,6 +81,7 @@ static void usage(FILE *f)
                "  jobs      list jobs\n"
                "  queues    list queues\n"
                "  work      run a command once per job (synq work --help)\n"
+               "  cron      manage schedules (synq cron --help)\n"
                "  version   print the version\n\n"
                "Client commands take --server URL (SYNQ_SERVER, default http://127.0.0.1:7700).\n",
             SYNQ_VERSION);
@@ -115,9 +130,14 @@ typedef struct {
     synq_engine_t *engine;
     synq_api_t *api;
     synq_http_server_t *http;
-    uv_signal_t sigint, sigterm;
+    synq_httpc_t *httpc;
+    synq_sched_t *sched;
+    synq_executor_t *exec, *httpx;
+    const char *crontab;
+    uv_signal_t sigint, sigterm, sighup;
     uv_timer_t deadline;
     bool stopping;
+    int closing; /* modules still closing before the engine may close */
 } server_t;
 
 static void on_engine_closed(void *arg)
@@ -125,16 +145,99 @@ static void on_engine_closed(void *arg)
     server_t *s = arg;
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sighup, NULL);
     uv_close((uv_handle_t *)&s->deadline, NULL);
     synq_log(SYNQ_LOG_INFO, "stopped", NULL);
+}
+
+static void on_module_closed(void *arg)
+{
+    server_t *s = arg;
+    if (--s->closing > 0) return;
+    if (s->httpc) {
+        synq_httpc_t *h = s->httpc;
+        s->httpc = NULL;
+        s->closing = 1;
+        synq_httpc_close(h, on_module_closed, s);
+        return;
+    }
+    synq_engine_close(s->engine, on_engine_closed, s);
+    s->engine = NULL;
+}
+
+/* Executors and the scheduler (and the HTTP server, when extra is 1) close
+ * before the engine: stopping a run fails its job, which needs the engine
+ * (and its last commit). */
+static void close_modules(server_t *s, int extra)
+{
+    s->closing = 1 + extra;
+    if (s->sched) s->closing++, synq_sched_close(s->sched, on_module_closed, s);
+    if (s->exec) s->closing++, synq_executor_close(s->exec, on_module_closed, s);
+    if (s->httpx) s->closing++, synq_executor_close(s->httpx, on_module_closed, s);
+    s->sched = NULL;
+    s->exec = s->httpx = NULL;
+    on_module_closed(s);
 }
 
 static void on_http_closed(synq_http_server_t *srv, void *arg)
 {
     server_t *s = arg;
     s->http = NULL;
-    synq_engine_close(s->engine, on_engine_closed, s);
-    s->engine = NULL;
+    on_module_closed(s);
+}
+
+/* Loads (or reloads) the crontab file into schedules tagged with its path.
+ * Returns 0, or -1 after logging why. */
+static int load_crontab(server_t *s)
+{
+    char real[PATH_MAX], err[300];
+    if (!realpath(s->crontab, real)) {
+        synq_log(SYNQ_LOG_ERROR, "cannot read crontab", "file", s->crontab, "error",
+                 strerror(errno), NULL);
+        return -1;
+    }
+    FILE *f = fopen(real, "rb");
+    if (!f) {
+        synq_log(SYNQ_LOG_ERROR, "cannot read crontab", "file", real, "error", strerror(errno),
+                 NULL);
+        return -1;
+    }
+    synq_buf_t text;
+    synq_buf_init(&text);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && text.len < 8u << 20)
+        synq_buf_append(&text, chunk, n);
+    fclose(f);
+    synq_crontab_t tab;
+    int rc = synq_crontab_parse(text.data ? text.data : "", text.len, &tab, err, sizeof err);
+    synq_buf_release(&text);
+    if (rc) {
+        synq_log(SYNQ_LOG_ERROR, "invalid crontab", "file", real, "error", err, NULL);
+        return -1;
+    }
+    char source[PATH_MAX + 16], prefix[128];
+    snprintf(source, sizeof source, "crontab:%s", real);
+    const char *base = strrchr(real, '/');
+    synq_sched_name_prefix(base ? base + 1 : real, prefix, sizeof prefix);
+    synq_buf_t out;
+    synq_buf_init(&out);
+    rc = synq_sched_import(s->sched, source, prefix, &tab, &out, err, sizeof err);
+    synq_crontab_release(&tab);
+    if (rc) {
+        synq_log(SYNQ_LOG_ERROR, "invalid crontab", "file", real, "error", err, NULL);
+    } else {
+        synq_buf_putc(&out, 0);
+        synq_log(SYNQ_LOG_INFO, "crontab loaded", "file", real, "changes", out.data, NULL);
+    }
+    synq_buf_release(&out);
+    return rc ? -1 : 0;
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    server_t *s = h->data;
+    if (s->crontab && !s->stopping) load_crontab(s);
 }
 
 static void on_deadline(uv_timer_t *t)
@@ -152,6 +255,8 @@ static void on_signal(uv_signal_t *h, int signum)
              NULL);
     uv_timer_start(&s->deadline, on_deadline, 15000, 0);
     uv_unref((uv_handle_t *)&s->deadline);
+    /* modules first: an executor would answer a drained fetch by asking again */
+    close_modules(s, 1);
     synq_engine_drain(s->engine);
     synq_http_server_close(s->http, on_http_closed, s);
 }
@@ -201,7 +306,7 @@ static int serve_main(int argc, char **argv)
     synq_http_config_init(&hcfg);
     synq_engine_config_init(&ecfg);
     synq_durability_t dur;
-    int64_t ht, it;
+    int64_t ht, it, exec_n, http_n;
     const char *bad = NULL;
     if (synq_log_level_parse(o.log_level, &level)) bad = "--log-level";
     else if (strcmp(o.durability, "full") == 0) dur = SYNQ_DURABILITY_FULL;
@@ -214,6 +319,13 @@ static int serve_main(int argc, char **argv)
     if (!bad && parse_dur(o.completed_ttl, &ecfg.completed_ttl_us)) bad = "--completed-ttl";
     if (!bad && (parse_dur(o.header_timeout, &ht) || ht < 1000)) bad = "--header-timeout";
     if (!bad && (parse_dur(o.idle_timeout, &it) || it < 1000)) bad = "--idle-timeout";
+    if (!bad && (parse_count(o.exec_concurrency, &exec_n) || exec_n < 1 || exec_n > 1024))
+        bad = "--exec-concurrency";
+    if (!bad && (parse_count(o.http_concurrency, &http_n) || http_n < 1 || http_n > 4096))
+        bad = "--http-concurrency";
+    if (!bad && *o.alert_url && strncmp(o.alert_url, "http://", 7) &&
+        strncmp(o.alert_url, "https://", 8))
+        bad = "--alert-url";
     if (bad) {
         fprintf(stderr, "synq serve: invalid value for %s\n", bad);
         return 2;
@@ -228,12 +340,25 @@ static int serve_main(int argc, char **argv)
     synq_store_t *store = synq_store_sqlite_open(o.data, dur);
     if (store == NULL) return 1;
     s.engine = synq_engine_new(s.loop, store, &ecfg);
-    s.api = synq_api_new(s.engine);
+    s.httpc = synq_httpc_new(s.loop, (int)http_n);
+    synq_sched_config_t scfg = {.alert_url = *o.alert_url ? o.alert_url : NULL, .httpc = s.httpc};
+    s.sched = synq_sched_new(s.engine, &scfg);
+    s.exec = synq_executor_new(s.engine, SYNQ_EXECUTOR_EXEC, (int)exec_n, NULL);
+    s.httpx = synq_executor_new(s.engine, SYNQ_EXECUTOR_HTTP, (int)http_n, s.httpc);
+    s.crontab = *o.crontab ? o.crontab : NULL;
+    if (s.crontab && load_crontab(&s) != 0) {
+        close_modules(&s, 0);
+        uv_run(s.loop, UV_RUN_DEFAULT);
+        uv_loop_close(s.loop);
+        return 1;
+    }
+    synq_sched_started(s.sched);
+    s.api = synq_api_new(s.engine, s.sched);
     int err = 0;
     s.http = synq_http_server_start(s.loop, o.http, &hcfg, synq_api_handle, s.api, &err);
     if (s.http == NULL) {
         synq_log(SYNQ_LOG_ERROR, "cannot listen", "addr", o.http, "error", synq_strerror(err), NULL);
-        synq_engine_close(s.engine, NULL, NULL);
+        close_modules(&s, 0);
         uv_run(s.loop, UV_RUN_DEFAULT);
         synq_api_free(s.api);
         uv_loop_close(s.loop);
@@ -245,6 +370,9 @@ static int serve_main(int argc, char **argv)
     s.sigint.data = s.sigterm.data = s.deadline.data = &s;
     uv_signal_start(&s.sigint, on_signal, SIGINT);
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    uv_signal_init(s.loop, &s.sighup);
+    s.sighup.data = &s;
+    uv_signal_start(&s.sighup, on_sighup, SIGHUP);
     synq_log(SYNQ_LOG_INFO, "listening", "addr", synq_http_server_addr(s.http), "data", o.data,
              "durability", o.durability, "version", SYNQ_VERSION, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
@@ -267,6 +395,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "jobs") == 0) return synq_cli_jobs(argc - 1, argv + 1);
     if (strcmp(cmd, "queues") == 0) return synq_cli_queues(argc - 1, argv + 1);
     if (strcmp(cmd, "work") == 0) return synq_cli_work(argc - 1, argv + 1);
+    if (strcmp(cmd, "cron") == 0) return synq_cli_cron(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("synq %s\n", SYNQ_VERSION);
         return 0;

@@ -5,12 +5,13 @@
 #define SYNQ_API_API_H
 
 #include "engine/engine.h"
+#include "engine/sched.h"
 #include "net/http.h"
 
 typedef struct synq_api_s synq_api_t;
 
-/* engine is borrowed and must outlive the API object. */
-synq_api_t *synq_api_new(synq_engine_t *engine);
+/* engine and sched are borrowed and must outlive the API object. */
+synq_api_t *synq_api_new(synq_engine_t *engine, synq_sched_t *sched);
 void synq_api_free(synq_api_t *api);
 /* The synq_http_handler_cb for the server; arg is the synq_api_t. */
 void synq_api_handle(synq_http_req_t *req, void *arg);

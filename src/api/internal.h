@@ -4,6 +4,7 @@
 #define SYNQ_API_INTERNAL_H
 
 #include "api/api.h"
+#include "engine/sched.h"
 
 #include <jansson.h>
 
@@ -11,6 +12,7 @@
 
 struct synq_api_s {
     synq_engine_t *engine;
+    synq_sched_t *sched;
 };
 
 typedef struct synq_api_ctx_s {
@@ -56,5 +58,15 @@ void synq_api_queues_pause(synq_api_ctx_t *ctx);
 void synq_api_queues_resume(synq_api_ctx_t *ctx);
 void synq_api_queues_purge(synq_api_ctx_t *ctx);
 void synq_api_healthz(synq_api_ctx_t *ctx);
+void synq_api_schedules_put(synq_api_ctx_t *ctx);
+void synq_api_schedules_list(synq_api_ctx_t *ctx);
+void synq_api_schedules_get(synq_api_ctx_t *ctx);
+void synq_api_schedules_delete(synq_api_ctx_t *ctx);
+void synq_api_schedules_pause(synq_api_ctx_t *ctx);
+void synq_api_schedules_resume(synq_api_ctx_t *ctx);
+void synq_api_schedules_trigger(synq_api_ctx_t *ctx);
+void synq_api_schedules_next(synq_api_ctx_t *ctx);
+void synq_api_schedules_import(synq_api_ctx_t *ctx);
+void synq_api_cron_next(synq_api_ctx_t *ctx);
 
 #endif

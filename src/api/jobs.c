@@ -2,6 +2,8 @@
  * heartbeat, bulk ack, get, list, retry, cancel, delete. */
 #include "api/internal.h"
 
+#include "engine/executor.h"
+
 #include "core/id.h"
 #include "core/timeutil.h"
 
@@ -36,6 +38,11 @@ static void enqueue(synq_api_ctx_t *ctx, bool bulk)
     for (; made < n; made++) {
         char err[256];
         jobs[made] = synq_job_from_json(bulk ? json_array_get(arr, made) : body, now, err, sizeof err);
+        if (jobs[made] && synq_executor_job_check(jobs[made]->type, jobs[made]->args, err,
+                                                  sizeof err) != 0) {
+            synq_job_free(jobs[made]);
+            jobs[made] = NULL;
+        }
         if (jobs[made] == NULL) {
             char prefix[32] = "";
             if (bulk) snprintf(prefix, sizeof prefix, "jobs[%zu].", made);
@@ -419,9 +426,16 @@ void synq_api_jobs_retry(synq_api_ctx_t *ctx)
     admin(ctx, synq_engine_retry);
 }
 
+/* Cancelling a running job is the job-features issue's business; here only
+ * jobs that have not started can be cancelled. */
+static int cancel_waiting(synq_engine_t *e, const char *id, synq_buf_t *out)
+{
+    return synq_engine_cancel(e, id, 0, out);
+}
+
 void synq_api_jobs_cancel(synq_api_ctx_t *ctx)
 {
-    admin(ctx, synq_engine_cancel);
+    admin(ctx, cancel_waiting);
 }
 
 void synq_api_jobs_delete(synq_api_ctx_t *ctx)

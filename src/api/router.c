@@ -32,6 +32,16 @@ static const route_t routes[] = {
     {SYNQ_HTTP_POST, "/v1/queues/{}/pause", synq_api_queues_pause},
     {SYNQ_HTTP_POST, "/v1/queues/{}/resume", synq_api_queues_resume},
     {SYNQ_HTTP_DELETE, "/v1/queues/{}", synq_api_queues_purge},
+    {SYNQ_HTTP_GET, "/v1/schedules", synq_api_schedules_list},
+    {SYNQ_HTTP_POST, "/v1/schedules/import", synq_api_schedules_import},
+    {SYNQ_HTTP_PUT, "/v1/schedules/{}", synq_api_schedules_put},
+    {SYNQ_HTTP_GET, "/v1/schedules/{}", synq_api_schedules_get},
+    {SYNQ_HTTP_DELETE, "/v1/schedules/{}", synq_api_schedules_delete},
+    {SYNQ_HTTP_POST, "/v1/schedules/{}/pause", synq_api_schedules_pause},
+    {SYNQ_HTTP_POST, "/v1/schedules/{}/resume", synq_api_schedules_resume},
+    {SYNQ_HTTP_POST, "/v1/schedules/{}/trigger", synq_api_schedules_trigger},
+    {SYNQ_HTTP_GET, "/v1/schedules/{}/next", synq_api_schedules_next},
+    {SYNQ_HTTP_GET, "/v1/cron/next", synq_api_cron_next},
 };
 
 static const char *const method_names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
@@ -97,10 +107,11 @@ void synq_api_handle(synq_http_req_t *req, void *arg)
     synq_buf_release(&b);
 }
 
-synq_api_t *synq_api_new(synq_engine_t *engine)
+synq_api_t *synq_api_new(synq_engine_t *engine, synq_sched_t *sched)
 {
     synq_api_t *api = synq_calloc(1, sizeof *api);
     api->engine = engine;
+    api->sched = sched;
     return api;
 }
 

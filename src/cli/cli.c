@@ -9,6 +9,7 @@
 #include "cli/client.h"
 #include "core/buf.h"
 #include "core/timeutil.h"
+#include "engine/sched.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -673,6 +674,297 @@ int synq_cli_queues(int argc, char **argv)
 
 cleanup:
     json_decref(out);
+    cmdline_release(&cl);
+    return rc;
+}
+
+/* ---- cron ---- */
+
+static const char cron_help[] =
+    "usage: synq cron <command> [options]\n\n"
+    "commands:\n"
+    "  ls                          list schedules with their next fire\n"
+    "  show NAME                   one schedule with its next fires and recent runs\n"
+    "  add NAME EXPR -- COMMAND..  create or replace an exec schedule running COMMAND\n"
+    "                              (one argument is run by /bin/sh -c, several as argv)\n"
+    "  rm NAME                     delete a schedule\n"
+    "  run NAME                    fire now, outside the timetable\n"
+    "  pause NAME | resume NAME    stop and restart firing\n"
+    "  next EXPR                   print the next fire times (computed here, no server)\n"
+    "  import FILE                 load a crontab file (reloading updates, adds, removes)\n\n"
+    "options:\n"
+    "      --tz ZONE              time zone of EXPR (add, next; default UTC)\n"
+    "  -n N                       how many fire times (next; default 10)\n"
+    "      --after TIME           start after this RFC 3339 time (next; default now)\n"
+    "      --overlap POLICY       allow, forbid or replace (add)\n"
+    "      --catchup POLICY       none, latest or all (add)\n"
+    "      --timeout DURATION     kill the command after this long (add)\n"
+    "      --retry N              retries when the command fails (add)\n"
+    "      --json                 print JSON (ls)\n" SERVER_HELP;
+
+enum { OPT_TZ = 300, OPT_AFTER, OPT_OVERLAP, OPT_CATCHUP, OPT_TIMEOUT, OPT_RETRY };
+
+static int cron_next_local(const char *prog, const char *expr, const char *tz, long n,
+                           const char *after)
+{
+    int64_t t = synq_time_now_us();
+    if (after && synq_rfc3339_parse(after, strlen(after), &t) != 0)
+        return usage_error(prog, "--after: not an RFC 3339 time");
+    synq_buf_t out;
+    synq_buf_init(&out);
+    char err[300];
+    if (synq_sched_preview(expr, tz, t, (int)n, &out, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        synq_buf_release(&out);
+        return 1;
+    }
+    json_t *v = json_loadb(out.data, out.len, 0, NULL);
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(v, "next"), i, f) puts(json_string_value(f));
+    if (json_array_size(json_object_get(v, "next")) == 0) fprintf(stderr, "%s: never fires\n", prog);
+    json_decref(v);
+    synq_buf_release(&out);
+    return 0;
+}
+
+static int cron_import(const char *prog, const char *server, const char *file)
+{
+    char real[PATH_MAX];
+    FILE *fp = realpath(file, real) ? fopen(real, "rb") : NULL;
+    if (!fp) {
+        fprintf(stderr, "%s: cannot read %s: %s\n", prog, file, strerror(errno));
+        return 1;
+    }
+    synq_buf_t text;
+    synq_buf_init(&text);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) synq_buf_append(&text, chunk, n);
+    fclose(fp);
+    const char *base = strrchr(real, '/');
+    char source[PATH_MAX + 16];
+    snprintf(source, sizeof source, "crontab:%s", real);
+    char *src = synq_client_escape(source), *pre = synq_client_escape(base ? base + 1 : real);
+    synq_buf_t path;
+    synq_buf_init(&path);
+    synq_buf_printf(&path, "/v1/schedules/import?source=%s&prefix=%s", src, pre);
+    json_t *body = json_pack("{s:s%}", "text", text.data ? text.data : "", text.len);
+    json_t *out = NULL;
+    int rc = call(prog, server, "POST", path.data, body, 200, &out);
+    if (rc == 0) print_json(out);
+    json_decref(out);
+    json_decref(body);
+    free(src);
+    free(pre);
+    synq_buf_release(&path);
+    synq_buf_release(&text);
+    return rc;
+}
+
+static int cron_list(const char *prog, const char *server, bool as_json)
+{
+    json_t *out = NULL;
+    int rc = call(prog, server, "GET", "/v1/schedules", NULL, 200, &out);
+    if (rc) return rc;
+    if (as_json) {
+        print_json(out);
+        json_decref(out);
+        return 0;
+    }
+    static const char *const head[] = {"NAME", "WHEN", "TZ", "PAUSED", "NEXT", "LAST JOB"};
+    static const bool right[] = {false, false, false, false, false, false};
+    table_t t = {.ncols = 6, .head = head, .right = right};
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(out, "schedules"), i, s)
+    {
+        const json_t *when = json_object_get(s, "cron");
+        char *w;
+        if (json_is_string(when))
+            w = synq_strdup(json_string_value(when));
+        else if (json_is_string(json_object_get(s, "every"))) {
+            w = synq_malloc(80);
+            snprintf(w, 80, "@every %s", json_string_value(json_object_get(s, "every")));
+        } else {
+            w = synq_malloc(80);
+            snprintf(w, 80, "at %s", json_string_value(json_object_get(s, "at")));
+        }
+        char *row[6] = {cell(json_object_get(s, "name")), w, cell(json_object_get(s, "tz")),
+                        cell(json_object_get(s, "paused")),
+                        cell(json_object_get(s, "next_fire_at")),
+                        cell(json_object_get(s, "last_job_id"))};
+        table_add(&t, row);
+    }
+    table_print_release(&t);
+    json_decref(out);
+    return 0;
+}
+
+typedef struct {
+    const char *server, *tz, *after, *overlap, *catchup, *timeout;
+    long n, retry;
+    bool as_json;
+} cron_opts_t;
+
+/* Applies one getopt result. Returns 0, 1 for --help, or an exit status
+ * (EXIT_USAGE) after printing the problem. */
+static int cron_opt(cron_opts_t *o, int ch, const char *name)
+{
+    switch (ch) {
+    case OPT_TZ: o->tz = optarg; break;
+    case OPT_AFTER: o->after = optarg; break;
+    case OPT_OVERLAP: o->overlap = optarg; break;
+    case OPT_CATCHUP: o->catchup = optarg; break;
+    case OPT_TIMEOUT: o->timeout = optarg; break;
+    case OPT_RETRY:
+        if (parse_int(optarg, 0, 1000, &o->retry))
+            return usage_error(name, "--retry: must be an integer from 0 to 1000");
+        break;
+    case OPT_JSON: o->as_json = true; break;
+    case 'n':
+        if (parse_int(optarg, 1, 1000, &o->n))
+            return usage_error(name, "-n: must be an integer from 1 to 1000");
+        break;
+    case 's': o->server = optarg; break;
+    case 'h': fputs(cron_help, stdout); return 1;
+    default: return usage_error(name, NULL);
+    }
+    return 0;
+}
+
+int synq_cli_cron(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"tz", required_argument, NULL, OPT_TZ},
+        {"after", required_argument, NULL, OPT_AFTER},
+        {"overlap", required_argument, NULL, OPT_OVERLAP},
+        {"catchup", required_argument, NULL, OPT_CATCHUP},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"retry", required_argument, NULL, OPT_RETRY},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"server", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int rc = EXIT_USAGE;
+    cmdline_t cl = {0};
+    cron_opts_t o = {.n = 10, .retry = -1};
+    json_t *def = NULL, *out = NULL;
+    char *esc = NULL, path[600];
+    int nargs = 0, ncmd = 0, ch, orc;
+    char *args[3] = {NULL, NULL, NULL};
+    char **cmd = NULL;
+    const char *sub;
+
+    cmdline_init(&cl, argc, argv);
+    /* "+": stop at the first non-option so that "add NAME EXPR -- cmd -x" works */
+    while ((ch = getopt_long(cl.argc, cl.argv, "+s:hn:", opts, NULL)) != -1)
+        if ((orc = cron_opt(&o, ch, cl.name)) != 0) {
+            rc = orc == 1 ? 0 : orc;
+            goto cleanup;
+        }
+    if (optind >= cl.argc) {
+        rc = usage_error(cl.name, "a subcommand is required");
+        goto cleanup;
+    }
+    sub = cl.argv[optind++];
+    /* options may also follow the subcommand's arguments (up to "--") */
+    while (optind < cl.argc) {
+        if (strcmp(cl.argv[optind], "--") == 0) {
+            cmd = cl.argv + optind + 1;
+            ncmd = cl.argc - optind - 1;
+            break;
+        }
+        if (cl.argv[optind][0] == '-' && cl.argv[optind][1]) {
+            ch = getopt_long(cl.argc, cl.argv, "+s:hn:", opts, NULL);
+            if (ch == -1) continue;
+            if ((orc = cron_opt(&o, ch, cl.name)) != 0) {
+                rc = orc == 1 ? 0 : orc;
+                goto cleanup;
+            }
+            continue;
+        }
+        if (nargs == 3) {
+            rc = usage_error(cl.name, "unexpected argument %s", cl.argv[optind]);
+            goto cleanup;
+        }
+        args[nargs++] = cl.argv[optind++];
+    }
+    const char *server = synq_client_url_pick(o.server);
+    int want = strcmp(sub, "add") == 0 ? 2 : (strcmp(sub, "ls") == 0 ? 0 : 1);
+    if (nargs != want) {
+        rc = usage_error(cl.name, "%s takes %d argument%s", sub, want, want == 1 ? "" : "s");
+        goto cleanup;
+    }
+    if (strcmp(sub, "add") != 0 && cmd) {
+        rc = usage_error(cl.name, "only add takes a command after --");
+        goto cleanup;
+    }
+    if (nargs >= 1) esc = synq_client_escape(args[0]);
+    if (strcmp(sub, "ls") == 0) {
+        rc = cron_list(cl.name, server, o.as_json);
+    } else if (strcmp(sub, "next") == 0) {
+        rc = cron_next_local(cl.name, args[0], o.tz, o.n, o.after);
+    } else if (strcmp(sub, "import") == 0) {
+        rc = cron_import(cl.name, server, args[0]);
+    } else if (strcmp(sub, "show") == 0) {
+        snprintf(path, sizeof path, "/v1/schedules/%s?next=5&runs=20", esc);
+        rc = call(cl.name, server, "GET", path, NULL, 200, &out);
+        if (rc == 0) print_json(out);
+    } else if (strcmp(sub, "rm") == 0) {
+        snprintf(path, sizeof path, "/v1/schedules/%s", esc);
+        rc = call(cl.name, server, "DELETE", path, NULL, 204, NULL);
+    } else if (strcmp(sub, "run") == 0 || strcmp(sub, "pause") == 0 ||
+               strcmp(sub, "resume") == 0) {
+        snprintf(path, sizeof path, "/v1/schedules/%s/%s", esc,
+                 strcmp(sub, "run") == 0 ? "trigger" : sub);
+        rc = call(cl.name, server, "POST", path, NULL, 200, &out);
+        if (rc == 0) print_json(out);
+    } else if (strcmp(sub, "add") == 0) {
+        if (!cmd || ncmd == 0) {
+            rc = usage_error(cl.name, "add needs a command after --");
+            goto cleanup;
+        }
+        json_t *ex = json_object();
+        if (ncmd == 1) {
+            json_object_set_new(ex, "shell", json_string(cmd[0]));
+        } else {
+            json_t *av = json_array();
+            for (int i = 0; i < ncmd; i++) json_array_append_new(av, json_string(cmd[i]));
+            json_object_set_new(ex, "argv", av);
+        }
+        if (o.timeout) json_object_set_new(ex, "timeout", json_string(o.timeout));
+        def = json_pack("{s:s, s:o}", "cron", args[1], "exec", ex);
+        if (o.tz) json_object_set_new(def, "tz", json_string(o.tz));
+        if (o.overlap) json_object_set_new(def, "overlap", json_string(o.overlap));
+        if (o.catchup) json_object_set_new(def, "catchup", json_string(o.catchup));
+        if (o.retry >= 0) json_object_set_new(def, "retry", json_integer(o.retry));
+        snprintf(path, sizeof path, "/v1/schedules/%s", esc);
+        synq_client_t *c = synq_client_new(server);
+        synq_client_resp_t resp = {0};
+        int err = synq_client_request(c, "PUT", path, def, REQUEST_TIMEOUT_MS, NULL, NULL, &resp);
+        if (err < 0) {
+            fprintf(stderr, "%s: cannot reach %s: %s\n", cl.name, synq_client_url(c),
+                    synq_client_errmsg(c));
+            rc = 1;
+        } else if (resp.status != 200 && resp.status != 201) {
+            synq_client_resp_print_error(cl.name, &resp);
+            rc = 1;
+        } else {
+            print_json(resp.body);
+            rc = 0;
+        }
+        synq_client_resp_release(&resp);
+        synq_client_free(c);
+    } else {
+        rc = usage_error(cl.name, "unknown subcommand %s", sub);
+    }
+
+cleanup:
+    json_decref(def);
+    json_decref(out);
+    free(esc);
     cmdline_release(&cl);
     return rc;
 }

@@ -10,5 +10,6 @@ int synq_cli_job(int argc, char **argv);
 int synq_cli_jobs(int argc, char **argv);
 int synq_cli_queues(int argc, char **argv);
 int synq_cli_work(int argc, char **argv);
+int synq_cli_cron(int argc, char **argv);
 
 #endif

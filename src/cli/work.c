@@ -83,46 +83,6 @@ static int64_t now_ms(void)
 
 /* Appends n bytes of s as valid UTF-8: ill-formed sequences become U+FFFD
  * (the well-formed ranges are Unicode's Table 3-7), so jansson accepts it. */
-static void utf8_clean(synq_buf_t *out, const char *str, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t len = 0;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c < 0x80) {
-            synq_buf_putc(out, (char)c);
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2;
-        else if (c == 0xE0)
-            len = 3, lo = 0xA0;
-        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-            len = 3;
-        else if (c == 0xED)
-            len = 3, hi = 0x9F;
-        else if (c == 0xF0)
-            len = 4, lo = 0x90;
-        else if (c >= 0xF1 && c <= 0xF3)
-            len = 4;
-        else if (c == 0xF4)
-            len = 4, hi = 0x8F;
-        bool ok = len > 0 && i + len <= n && s[i + 1] >= lo && s[i + 1] <= hi;
-        for (size_t k = 2; ok && k < len; k++)
-            ok = (s[i + k] & 0xC0) == 0x80;
-        if (ok) {
-            synq_buf_append(out, s + i, len);
-            i += len;
-        } else {
-            synq_buf_append(out, "\xEF\xBF\xBD", 3);
-            i++;
-        }
-    }
-}
-
 /* Sleeps up to ms, waking early once a stop was asked for. */
 static void nap(int64_t ms)
 {
@@ -391,7 +351,7 @@ static json_t *make_result(const child_t *ch)
         n--;
     synq_buf_t b;
     synq_buf_init(&b);
-    utf8_clean(&b, s, n);
+    synq_buf_utf8(&b, s, n);
     v = json_stringn(b.data ? b.data : "", b.len);
     synq_buf_release(&b);
     return v;
@@ -418,7 +378,7 @@ static char *fail_message(const char *what, const child_t *ch)
         n--;
     if (n > 0) {
         synq_buf_puts(&b, (ch->err_cut || ch->err.len > STDERR_TAIL_BYTES) ? "\n..." : "\n");
-        utf8_clean(&b, s, n);
+        synq_buf_utf8(&b, s, n);
     }
     return synq_buf_steal(&b, NULL);
 }

@@ -125,3 +125,43 @@ void synq_buf_json_str(synq_buf_t *b, const char *s, size_t n)
     synq_buf_append(b, s + run, n - run);
     synq_buf_putc(b, '"');
 }
+
+void synq_buf_utf8(synq_buf_t *out, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len = 0;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c < 0x80) {
+            synq_buf_putc(out, (char)c);
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2;
+        else if (c == 0xE0)
+            len = 3, lo = 0xA0;
+        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
+            len = 3;
+        else if (c == 0xED)
+            len = 3, hi = 0x9F;
+        else if (c == 0xF0)
+            len = 4, lo = 0x90;
+        else if (c >= 0xF1 && c <= 0xF3)
+            len = 4;
+        else if (c == 0xF4)
+            len = 4, hi = 0x8F;
+        bool ok = len > 0 && i + len <= n && s[i + 1] >= lo && s[i + 1] <= hi;
+        for (size_t k = 2; ok && k < len; k++)
+            ok = (s[i + k] & 0xC0) == 0x80;
+        if (ok) {
+            synq_buf_append(out, s + i, len);
+            i += len;
+        } else {
+            synq_buf_append(out, "\xEF\xBF\xBD", 3);
+            i++;
+        }
+    }
+}

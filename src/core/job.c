@@ -113,6 +113,7 @@ void synq_job_free(synq_job_t *job)
     free(job->err_message);
     free(job->err_type);
     free(job->err_backtrace);
+    free(job->schedule);
     free(job);
 }
 
@@ -185,19 +186,21 @@ synq_job_t *synq_job_from_json(const json_t *obj, int64_t now_us, char *err, siz
             FAIL("id: must be 1-128 characters of A-Z a-z 0-9 _ - . :");
         job->id = synq_strdup(json_string_value(v));
     }
-    if ((v = json_object_get(obj, "queue")) && !json_is_null(v)) {
-        if (!json_is_string(v) || !name_valid(json_string_value(v), json_string_length(v)))
-            FAIL("queue: must be 1-128 characters of A-Z a-z 0-9 _ - . :");
-        job->queue = synq_strdup(json_string_value(v));
-    } else {
-        job->queue = synq_strdup("default");
-    }
     v = json_object_get(obj, "type");
     if (v == NULL || json_is_null(v)) FAIL("type: required");
     if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > SYNQ_TYPE_MAX ||
         strlen(json_string_value(v)) != json_string_length(v))
         FAIL("type: must be a non-empty string of at most %d bytes", SYNQ_TYPE_MAX);
     job->type = synq_strdup(json_string_value(v));
+    if ((v = json_object_get(obj, "queue")) && !json_is_null(v)) {
+        if (!json_is_string(v) || !name_valid(json_string_value(v), json_string_length(v)))
+            FAIL("queue: must be 1-128 characters of A-Z a-z 0-9 _ - . :");
+        job->queue = synq_strdup(json_string_value(v));
+    } else if (strcmp(job->type, "synq.exec") == 0 || strcmp(job->type, "synq.http") == 0) {
+        job->queue = synq_strdup(job->type); /* the built-in executors' queues */
+    } else {
+        job->queue = synq_strdup("default");
+    }
 
     v = json_object_get(obj, "args");
     job->args = v ? dump(v) : synq_strdup("[]");
@@ -344,5 +347,9 @@ void synq_job_to_json(const synq_job_t *job, synq_buf_t *out)
         synq_buf_puts(out, ",\"error\":null");
     }
     put_raw(out, "custom", job->custom);
+    if (job->schedule) {
+        put_str(out, "schedule", job->schedule);
+        put_time(out, "fire_at", job->fire_at);
+    }
     synq_buf_putc(out, '}');
 }

@@ -74,6 +74,8 @@ typedef struct synq_job_s {
     char *err_message, *err_type; /* or NULL */
     char *err_backtrace; /* JSON text or NULL */
     int64_t seq;     /* store order: newest has the largest */
+    char *schedule;  /* the schedule that fired it, or NULL (immutable) */
+    int64_t fire_at; /* us; that fire's nominal time, 0 = none */
 
     /* engine bookkeeping (not persisted) */
     size_t timer_idx;                 /* slot in a timer heap or SYNQ_HEAP_NONE */

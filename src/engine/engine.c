@@ -70,6 +70,11 @@ struct synq_engine_s {
     void *closed_arg;
     synq_idgen_t idgen;
     uint64_t rng;
+    struct {
+        synq_engine_job_cb cb;
+        void *arg;
+    } final_cbs[8];
+    int nfinal;
 };
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -197,6 +202,7 @@ static void retire(synq_engine_t *e, synq_job_t *j, synq_buf_t *out)
     else
         store_write(e, e->store->ops->job_update(e->store, j));
     if (out) synq_job_to_json(j, out);
+    for (int i = 0; i < e->nfinal; i++) e->final_cbs[i].cb(j, e->final_cbs[i].arg);
     synq_map_del(&e->jobs, j->id);
     synq_job_free(j);
 }
@@ -229,7 +235,7 @@ static void arm_timer(synq_engine_t *e)
 }
 
 static void fail_job(synq_engine_t *e, synq_job_t *j, const char *message, const char *type,
-                     const char *backtrace, int64_t now, synq_buf_t *out);
+                     const char *backtrace, int64_t now, int64_t retry_in_us, synq_buf_t *out);
 
 static void on_timer(uv_timer_t *t)
 {
@@ -247,7 +253,7 @@ static void on_timer(uv_timer_t *t)
     while ((j = synq_heap_peek(&e->leases)) && j->lease_until <= now) {
         synq_heap_pop(&e->leases);
         synq_log(SYNQ_LOG_WARN, "lease expired", "job", j->id, "worker", j->worker, NULL);
-        fail_job(e, j, "lease expired", "LeaseExpired", NULL, now, NULL);
+        fail_job(e, j, "lease expired", "LeaseExpired", NULL, now, -1, NULL);
     }
     arm_timer(e);
 }
@@ -568,8 +574,9 @@ int synq_engine_ack(synq_engine_t *e, const char *id, const char *worker, const 
     return 0;
 }
 
+/* retry_in_us < 0: the job's backoff decides when a retry is due. */
 static void fail_job(synq_engine_t *e, synq_job_t *j, const char *message, const char *type,
-                     const char *backtrace, int64_t now, synq_buf_t *out)
+                     const char *backtrace, int64_t now, int64_t retry_in_us, synq_buf_t *out)
 {
     free(j->err_message);
     free(j->err_type);
@@ -589,22 +596,30 @@ static void fail_job(synq_engine_t *e, synq_job_t *j, const char *message, const
         retire(e, j, out);
         return;
     }
-    j->run_at = now + synq_backoff_delay_us(&j->backoff, j->attempts, rnd(e));
+    j->run_at = now + (retry_in_us >= 0 ? retry_in_us
+                                        : synq_backoff_delay_us(&j->backoff, j->attempts, rnd(e)));
     store_write(e, e->store->ops->job_update(e->store, j));
     attach(e, j);
     if (out) synq_job_to_json(j, out);
 }
 
-int synq_engine_fail(synq_engine_t *e, const char *id, const char *worker, const char *message,
-                     const char *type, const char *backtrace, synq_buf_t *out)
+int synq_engine_fail_after(synq_engine_t *e, const char *id, const char *worker,
+                           const char *message, const char *type, const char *backtrace,
+                           int64_t retry_in_us, synq_buf_t *out)
 {
     synq_job_t *j;
     int rc = held(e, id, worker, &j);
     if (rc) return rc;
     synq_heap_remove(&e->leases, j->timer_idx);
-    fail_job(e, j, message, type, backtrace, synq_time_now_us(), out);
+    fail_job(e, j, message, type, backtrace, synq_time_now_us(), retry_in_us, out);
     arm_timer(e);
     return 0;
+}
+
+int synq_engine_fail(synq_engine_t *e, const char *id, const char *worker, const char *message,
+                     const char *type, const char *backtrace, synq_buf_t *out)
+{
+    return synq_engine_fail_after(e, id, worker, message, type, backtrace, -1, out);
 }
 
 int synq_engine_heartbeat(synq_engine_t *e, const char *id, const char *worker, synq_buf_t *out)
@@ -618,6 +633,34 @@ int synq_engine_heartbeat(synq_engine_t *e, const char *id, const char *worker, 
     synq_job_to_json(j, out);
     arm_timer(e);
     return 0;
+}
+
+void synq_engine_on_final(synq_engine_t *e, synq_engine_job_cb cb, void *arg)
+{
+    if (e->nfinal >= (int)SYNQ_ARRAY_LEN(e->final_cbs)) abort();
+    e->final_cbs[e->nfinal].cb = cb;
+    e->final_cbs[e->nfinal].arg = arg;
+    e->nfinal++;
+}
+
+void synq_engine_new_id(synq_engine_t *e, char *out)
+{
+    synq_idgen_next(&e->idgen, (uint64_t)(synq_time_now_us() / 1000), out);
+}
+
+const synq_job_t *synq_engine_peek(synq_engine_t *e, const char *id)
+{
+    return synq_map_get(&e->jobs, id);
+}
+
+uv_loop_t *synq_engine_loop(synq_engine_t *e)
+{
+    return e->loop;
+}
+
+synq_store_t *synq_engine_store(synq_engine_t *e)
+{
+    return e->store;
 }
 
 /* ---- inspection and admin ------------------------------------------------ */
@@ -693,15 +736,20 @@ int synq_engine_retry(synq_engine_t *e, const char *id, synq_buf_t *out)
     return 0;
 }
 
-int synq_engine_cancel(synq_engine_t *e, const char *id, synq_buf_t *out)
+int synq_engine_cancel(synq_engine_t *e, const char *id, int flags, synq_buf_t *out)
 {
     synq_job_t *j = synq_map_get(&e->jobs, id);
     if (j == NULL) {
         int rc = e->store->ops->job_exists(e->store, id);
         return rc == 0 ? SYNQ_ECONFLICT : rc;
     }
-    if (j->state == SYNQ_JOB_ACTIVE) return SYNQ_ECONFLICT;
-    detach(e, j);
+    if (j->state == SYNQ_JOB_ACTIVE) {
+        if (!(flags & SYNQ_CANCEL_ACTIVE)) return SYNQ_ECONFLICT;
+        synq_heap_remove(&e->leases, j->timer_idx);
+        j->lease_until = 0;
+    } else {
+        detach(e, j);
+    }
     set_state(e, j, SYNQ_JOB_CANCELLED);
     j->run_at = 0;
     j->finished_at = synq_time_now_us();

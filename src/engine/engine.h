@@ -80,8 +80,34 @@ int synq_engine_heartbeat(synq_engine_t *e, const char *id, const char *worker, 
 int synq_engine_get(synq_engine_t *e, const char *id, synq_buf_t *out);
 /* Appends {"jobs":[...],"next_cursor":...}. */
 int synq_engine_list(synq_engine_t *e, const synq_job_filter_t *f, synq_buf_t *out);
+/* Like synq_engine_fail, but a retry (if any is left) is due after
+ * retry_in_us instead of the backoff delay (honouring a Retry-After). */
+int synq_engine_fail_after(synq_engine_t *e, const char *id, const char *worker,
+                           const char *message, const char *type, const char *backtrace,
+                           int64_t retry_in_us, synq_buf_t *out);
 int synq_engine_retry(synq_engine_t *e, const char *id, synq_buf_t *out);
-int synq_engine_cancel(synq_engine_t *e, const char *id, synq_buf_t *out);
+/* Cancels a scheduled, queued or retrying job; with SYNQ_CANCEL_ACTIVE also
+ * an active one (its lease ends: the worker's ack or fail then answers
+ * SYNQ_ELEASE). SYNQ_ECONFLICT for other states. */
+#define SYNQ_CANCEL_ACTIVE 1
+int synq_engine_cancel(synq_engine_t *e, const char *id, int flags, synq_buf_t *out);
+
+/* Listeners for jobs reaching a final state (completed, dead, cancelled):
+ * cb runs synchronously inside the call that finished the job, before the
+ * job is freed; the job is borrowed for the call. At most 8 listeners. */
+typedef void (*synq_engine_job_cb)(const synq_job_t *job, void *arg);
+void synq_engine_on_final(synq_engine_t *e, synq_engine_job_cb cb, void *arg);
+
+/* Creates a new job id (ULID). out has room for 27 bytes. */
+void synq_engine_new_id(synq_engine_t *e, char *out);
+
+/* The live (not yet final) job with this id, or NULL. Borrowed until the
+ * next engine call. */
+const synq_job_t *synq_engine_peek(synq_engine_t *e, const char *id);
+
+/* The loop and store the engine runs on (for modules built on it). */
+uv_loop_t *synq_engine_loop(synq_engine_t *e);
+synq_store_t *synq_engine_store(synq_engine_t *e);
 int synq_engine_delete(synq_engine_t *e, const char *id);
 
 /* Appends {"queues":[...]}. */

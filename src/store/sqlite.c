@@ -17,6 +17,8 @@ typedef struct {
     sqlite3 *db;
     bool in_txn;
     sqlite3_stmt *begin, *commit, *insert, *update, *lease, *done, *del, *get, *exists;
+    sqlite3_stmt *sched_put, *sched_state, *sched_del, *run_del, *run_ins, *run_list, *run_prune,
+        *run_del1;
 } sqlite_store_t;
 
 /* Each entry upgrades the schema from version i to i+1. Never edit one that
@@ -55,6 +57,28 @@ static const char *const migrations[] = {
      * those states across all queues walks the table from the newest row. */
     "DROP INDEX jobs_state;"
     "CREATE INDEX jobs_state ON jobs(state, seq) WHERE state NOT IN (1, 2);",
+    /* v3: schedules. A run row per fire, keyed by (schedule, nominal fire
+     * time): inserting it in the same transaction as the fired job is what
+     * makes each fire happen once. */
+    "ALTER TABLE jobs ADD COLUMN schedule TEXT;"
+    "ALTER TABLE jobs ADD COLUMN fire_at INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE schedules ("
+    " name TEXT PRIMARY KEY,"
+    " spec TEXT NOT NULL,"
+    " paused INTEGER NOT NULL,"
+    " last_fire INTEGER NOT NULL,"
+    " source TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE schedule_runs ("
+    " schedule TEXT NOT NULL,"
+    " fire_at INTEGER NOT NULL,"
+    " kind INTEGER NOT NULL,"
+    " job_id TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (schedule, fire_at)"
+    ") STRICT, WITHOUT ROWID;",
 };
 
 /* Repeats the partial index's condition: SQLite uses a partial index only
@@ -64,7 +88,7 @@ static const char *const migrations[] = {
 #define JOB_COLS                                                                                   \
     "seq,id,queue,type,args,priority,state,retry,reserve_for,backoff,attempts,run_at,created_at,"  \
     "enqueued_at,started_at,finished_at,lease_until,worker,result,err_message,err_type,"           \
-    "err_backtrace,custom"
+    "err_backtrace,custom,schedule,fire_at"
 
 static int fail(sqlite_store_t *s, const char *what)
 {
@@ -139,6 +163,8 @@ static int st_job_insert(synq_store_t *base, synq_job_t *job)
     sqlite3_bind_text(st, 4, job->args, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, job->created_at);
     bind_mutable(st, job, 6);
+    bind_text(st, 23, job->schedule);
+    sqlite3_bind_int64(st, 24, job->fire_at);
     int rc = sqlite3_step(st);
     int ext = sqlite3_extended_errcode(s->db);
     sqlite3_reset(st);
@@ -236,6 +262,8 @@ static synq_job_t *row_to_job(sqlite3_stmt *st)
     j->err_type = col_text(st, i++);
     j->err_backtrace = col_text(st, i++);
     j->custom = col_text(st, i++);
+    j->schedule = col_text(st, i++);
+    j->fire_at = sqlite3_column_int64(st, i++);
     j->timer_idx = (size_t)-1;
     if (j->backoff_json) {
         json_t *b = json_loads(j->backoff_json, 0, NULL);
@@ -312,7 +340,7 @@ static int st_job_load_live(synq_store_t *base, synq_store_job_cb cb, void *arg)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
     sqlite3_stmt *st;
-    char sql[256];
+    char sql[512];
     snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs WHERE state IN (%d,%d,%d,%d) "
              "ORDER BY seq", SYNQ_JOB_SCHEDULED, SYNQ_JOB_QUEUED, SYNQ_JOB_ACTIVE, SYNQ_JOB_RETRY);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return fail(s, "load_live");
@@ -392,12 +420,147 @@ static int st_queue_load(synq_store_t *base, synq_store_queue_cb cb, void *arg)
     return rc == SQLITE_DONE ? 0 : fail(s, "queue_load");
 }
 
+/* ---- schedules --------------------------------------------------------- */
+
+/* Runs one prepared write statement: step, reset, clear. */
+static int step_write(sqlite_store_t *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int ext = sqlite3_extended_errcode(s->db);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc == SQLITE_CONSTRAINT && (ext == SQLITE_CONSTRAINT_PRIMARYKEY ||
+                                    ext == SQLITE_CONSTRAINT_UNIQUE))
+        return SYNQ_ECONFLICT;
+    return rc == SQLITE_DONE ? 0 : fail(s, what);
+}
+
+static int st_schedule_put(synq_store_t *base, const synq_schedule_row_t *r)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_stmt *st = s->sched_put;
+    sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->spec, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, r->paused);
+    sqlite3_bind_int64(st, 4, r->last_fire);
+    bind_text(st, 5, r->source);
+    sqlite3_bind_int64(st, 6, r->created_at);
+    sqlite3_bind_int64(st, 7, r->updated_at);
+    return step_write(s, st, "schedule_put");
+}
+
+static int st_schedule_set_state(synq_store_t *base, const char *name, bool paused,
+                                 int64_t last_fire)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_stmt *st = s->sched_state;
+    sqlite3_bind_int(st, 1, paused);
+    sqlite3_bind_int64(st, 2, last_fire);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    return step_write(s, st, "schedule_set_state");
+}
+
+static int st_schedule_delete(synq_store_t *base, const char *name)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_bind_text(s->sched_del, 1, name, -1, SQLITE_STATIC);
+    int rc = step_write(s, s->sched_del, "schedule_delete");
+    if (rc) return rc;
+    sqlite3_bind_text(s->run_del, 1, name, -1, SQLITE_STATIC);
+    return step_write(s, s->run_del, "schedule_delete");
+}
+
+static int st_schedule_load(synq_store_t *base, synq_store_schedule_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT name,spec,paused,last_fire,source,created_at,updated_at "
+                           "FROM schedules ORDER BY name",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "schedule_load");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        synq_schedule_row_t r = {
+            .name = (const char *)sqlite3_column_text(st, 0),
+            .spec = (const char *)sqlite3_column_text(st, 1),
+            .paused = sqlite3_column_int(st, 2) != 0,
+            .last_fire = sqlite3_column_int64(st, 3),
+            .source = (const char *)sqlite3_column_text(st, 4),
+            .created_at = sqlite3_column_int64(st, 5),
+            .updated_at = sqlite3_column_int64(st, 6),
+        };
+        cb(&r, arg);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "schedule_load");
+}
+
+static int st_run_insert(synq_store_t *base, const char *schedule, const synq_run_row_t *run)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_stmt *st = s->run_ins;
+    sqlite3_bind_text(st, 1, schedule, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, run->fire_at);
+    sqlite3_bind_int(st, 3, (int)run->kind);
+    bind_text(st, 4, run->job_id);
+    sqlite3_bind_int64(st, 5, run->created_at);
+    return step_write(s, st, "run_insert");
+}
+
+static int st_run_delete(synq_store_t *base, const char *schedule, int64_t fire_at)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_bind_text(s->run_del1, 1, schedule, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s->run_del1, 2, fire_at);
+    return step_write(s, s->run_del1, "run_delete");
+}
+
+static int st_run_list(synq_store_t *base, const char *schedule, int limit, synq_store_run_cb cb,
+                       void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st = s->run_list;
+    sqlite3_bind_text(st, 1, schedule, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        synq_run_row_t r = {
+            .fire_at = sqlite3_column_int64(st, 0),
+            .kind = (synq_run_kind_t)sqlite3_column_int(st, 1),
+            .job_id = (const char *)sqlite3_column_text(st, 2),
+            .created_at = sqlite3_column_int64(st, 3),
+        };
+        cb(&r, arg);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "run_list");
+}
+
+static int st_run_prune(synq_store_t *base, const char *schedule, int keep)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_bind_text(s->run_prune, 1, schedule, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s->run_prune, 2, keep);
+    return step_write(s, s->run_prune, "run_prune");
+}
+
 static void st_close(synq_store_t *base)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
     st_commit(base);
-    sqlite3_stmt *sts[] = {s->begin, s->commit, s->insert, s->update, s->lease,
-                           s->done,  s->del,    s->get,    s->exists};
+    sqlite3_stmt *sts[] = {s->begin,       s->commit,    s->insert,   s->update,
+                           s->lease,       s->done,      s->del,      s->get,
+                           s->exists,      s->sched_put, s->sched_state, s->sched_del,
+                           s->run_del,     s->run_ins,   s->run_list, s->run_prune,
+                           s->run_del1};
     for (size_t i = 0; i < SYNQ_ARRAY_LEN(sts); i++) sqlite3_finalize(sts[i]);
     sqlite3_close(s->db);
     free(s);
@@ -418,6 +581,14 @@ static const synq_store_ops_t ops = {
     .job_prune = st_job_prune,
     .queue_set_paused = st_queue_set_paused,
     .queue_load = st_queue_load,
+    .schedule_put = st_schedule_put,
+    .schedule_set_state = st_schedule_set_state,
+    .schedule_delete = st_schedule_delete,
+    .schedule_load = st_schedule_load,
+    .run_insert = st_run_insert,
+    .run_delete = st_run_delete,
+    .run_list = st_run_list,
+    .run_prune = st_run_prune,
     .close = st_close,
 };
 
@@ -498,9 +669,9 @@ synq_store_t *synq_store_sqlite_open(const char *dir, synq_durability_t durabili
         prepare(s, &s->insert,
                 "INSERT INTO jobs(id,queue,type,args,created_at,priority,state,retry,reserve_for,"
                 "backoff,attempts,run_at,enqueued_at,started_at,finished_at,lease_until,worker,"
-                "result,err_message,err_type,err_backtrace,custom) "
+                "result,err_message,err_type,err_backtrace,custom,schedule,fire_at) "
                 "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
-                "?21,?22)") ||
+                "?21,?22,?23,?24)") ||
         prepare(s, &s->update,
                 "UPDATE jobs SET priority=?1,state=?2,retry=?3,reserve_for=?4,backoff=?5,"
                 "attempts=?6,run_at=?7,enqueued_at=?8,started_at=?9,finished_at=?10,"
@@ -513,7 +684,23 @@ synq_store_t *synq_store_sqlite_open(const char *dir, synq_durability_t durabili
                 "UPDATE jobs SET state=?1,finished_at=?2,lease_until=?3,result=?4 WHERE seq=?5") ||
         prepare(s, &s->del, "DELETE FROM jobs WHERE id=?1") ||
         prepare(s, &s->get, "SELECT " JOB_COLS " FROM jobs WHERE id=?1") ||
-        prepare(s, &s->exists, "SELECT 1 FROM jobs WHERE id=?1"))
+        prepare(s, &s->exists, "SELECT 1 FROM jobs WHERE id=?1") ||
+        prepare(s, &s->sched_put,
+                "INSERT OR REPLACE INTO schedules(name,spec,paused,last_fire,source,created_at,"
+                "updated_at) VALUES(?1,?2,?3,?4,?5,?6,?7)") ||
+        prepare(s, &s->sched_state, "UPDATE schedules SET paused=?1,last_fire=?2 WHERE name=?3") ||
+        prepare(s, &s->sched_del, "DELETE FROM schedules WHERE name=?1") ||
+        prepare(s, &s->run_del, "DELETE FROM schedule_runs WHERE schedule=?1") ||
+        prepare(s, &s->run_ins,
+                "INSERT INTO schedule_runs(schedule,fire_at,kind,job_id,created_at) "
+                "VALUES(?1,?2,?3,?4,?5)") ||
+        prepare(s, &s->run_del1, "DELETE FROM schedule_runs WHERE schedule=?1 AND fire_at=?2") ||
+        prepare(s, &s->run_list,
+                "SELECT fire_at,kind,job_id,created_at FROM schedule_runs WHERE schedule=?1 "
+                "ORDER BY fire_at DESC LIMIT ?2") ||
+        prepare(s, &s->run_prune,
+                "DELETE FROM schedule_runs WHERE schedule=?1 AND fire_at < (SELECT fire_at FROM "
+                "schedule_runs WHERE schedule=?1 ORDER BY fire_at DESC LIMIT 1 OFFSET ?2-1)"))
         goto fail;
     return &s->base;
 fail:

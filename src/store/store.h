@@ -30,6 +30,34 @@ typedef void (*synq_store_count_cb)(const char *queue, synq_job_state_t state, i
                                     void *arg);
 typedef void (*synq_store_queue_cb)(const char *queue, bool paused, void *arg);
 
+/* A schedule as stored: its definition (JSON text, validated by the
+ * scheduler) and its running state. Strings are borrowed. */
+typedef struct synq_schedule_row_s {
+    const char *name;
+    const char *spec;
+    const char *source; /* "crontab:/path" for imported ones, or NULL */
+    bool paused;
+    int64_t last_fire;  /* us: the latest nominal fire handled */
+    int64_t created_at, updated_at;
+} synq_schedule_row_t;
+
+typedef enum {
+    SYNQ_RUN_FIRED = 0,  /* a job was enqueued for the fire */
+    SYNQ_RUN_SKIPPED,    /* overlap=forbid: the previous run was still going */
+    SYNQ_RUN_MANUAL,     /* POST .../trigger */
+} synq_run_kind_t;
+
+/* One fire of a schedule. job_id is NULL for skipped fires. */
+typedef struct synq_run_row_s {
+    int64_t fire_at;    /* us, nominal (manual: when triggered) */
+    synq_run_kind_t kind;
+    const char *job_id;
+    int64_t created_at;
+} synq_run_row_t;
+
+typedef void (*synq_store_schedule_cb)(const synq_schedule_row_t *row, void *arg);
+typedef void (*synq_store_run_cb)(const synq_run_row_t *run, void *arg);
+
 typedef struct synq_store_ops_s {
     /* Commits the open transaction, if any. 0 or SYNQ_ESTORE. */
     int (*commit)(synq_store_t *s);
@@ -59,6 +87,22 @@ typedef struct synq_store_ops_s {
                      void (*cb)(const char *queue, void *arg), void *arg);
     int (*queue_set_paused)(synq_store_t *s, const char *queue, bool paused);
     int (*queue_load)(synq_store_t *s, synq_store_queue_cb cb, void *arg);
+    /* Schedules: insert or replace the whole row; change only paused and
+     * last_fire; delete (with its runs); load all. */
+    int (*schedule_put)(synq_store_t *s, const synq_schedule_row_t *row);
+    int (*schedule_set_state)(synq_store_t *s, const char *name, bool paused, int64_t last_fire);
+    int (*schedule_delete)(synq_store_t *s, const char *name);
+    int (*schedule_load)(synq_store_t *s, synq_store_schedule_cb cb, void *arg);
+    /* Records a fire. SYNQ_ECONFLICT when (schedule, fire_at) is recorded
+     * already: the fire happened. */
+    int (*run_insert)(synq_store_t *s, const char *schedule, const synq_run_row_t *run);
+    /* Forgets one recorded fire (a prepared fire withdrawn before it was due). */
+    int (*run_delete)(synq_store_t *s, const char *schedule, int64_t fire_at);
+    /* The newest `limit` runs of a schedule, newest first. */
+    int (*run_list)(synq_store_t *s, const char *schedule, int limit, synq_store_run_cb cb,
+                    void *arg);
+    /* Keeps only the newest `keep` runs of a schedule. */
+    int (*run_prune)(synq_store_t *s, const char *schedule, int keep);
     void (*close)(synq_store_t *s);
 } synq_store_ops_t;
 
