@@ -102,8 +102,9 @@ static char *read_stdin(size_t *len)
     return synq_buf_steal(&b, len);
 }
 
-/* One request; on success (status == want) *out takes the body (may be
- * NULL). Returns an exit status: 0, or 1 with the reason printed. */
+/* One request; on success (status == want, or any 2xx when want is 0)
+ * *out takes the body (may be NULL). Returns an exit status: 0, or 1 with
+ * the reason printed. */
 static int call(const char *prog, const char *server, const char *method, const char *path,
                 json_t *body, long want, json_t **out)
 {
@@ -118,7 +119,7 @@ static int call(const char *prog, const char *server, const char *method, const 
                 synq_client_errmsg(c));
         goto cleanup;
     }
-    if (resp.status != want) {
+    if (want ? resp.status != want : resp.status / 100 != 2) {
         synq_client_resp_print_error(prog, &resp);
         goto cleanup;
     }
@@ -941,22 +942,8 @@ int synq_cli_cron(int argc, char **argv)
         if (o.catchup) json_object_set_new(def, "catchup", json_string(o.catchup));
         if (o.retry >= 0) json_object_set_new(def, "retry", json_integer(o.retry));
         snprintf(path, sizeof path, "/v1/schedules/%s", esc);
-        synq_client_t *c = synq_client_new(server);
-        synq_client_resp_t resp = {0};
-        int err = synq_client_request(c, "PUT", path, def, REQUEST_TIMEOUT_MS, NULL, NULL, &resp);
-        if (err < 0) {
-            fprintf(stderr, "%s: cannot reach %s: %s\n", cl.name, synq_client_url(c),
-                    synq_client_errmsg(c));
-            rc = 1;
-        } else if (resp.status != 200 && resp.status != 201) {
-            synq_client_resp_print_error(cl.name, &resp);
-            rc = 1;
-        } else {
-            print_json(resp.body);
-            rc = 0;
-        }
-        synq_client_resp_release(&resp);
-        synq_client_free(c);
+        rc = call(cl.name, server, "PUT", path, def, 0, &out);
+        if (rc == 0) print_json(out);
     } else {
         rc = usage_error(cl.name, "unknown subcommand %s", sub);
     }

@@ -134,7 +134,7 @@ void synq_buf_utf8(synq_buf_t *out, const char *str, size_t n)
         unsigned char c = s[i];
         size_t len = 0;
         unsigned lo = 0x80, hi = 0xBF;
-        if (c < 0x80) {
+        if (c != 0 && c < 0x80) {
             synq_buf_putc(out, (char)c);
             i++;
             continue;

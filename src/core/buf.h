@@ -28,8 +28,10 @@ char *synq_buf_steal(synq_buf_t *b, size_t *len);
 /* Appends s (n bytes) as a quoted JSON string with the escapes RFC 8259 needs. */
 void synq_buf_json_str(synq_buf_t *b, const char *s, size_t n);
 
-/* Appends s[0..n) with every byte that is not part of a valid UTF-8
- * sequence replaced by U+FFFD (so the text can go into JSON). */
+/* Appends s[0..n) with every byte that is not part of a well-formed UTF-8
+ * sequence (Table 3-7 of the Unicode Standard: no overlongs, surrogates or
+ * values above U+10FFFF), and every NUL, replaced by U+FFFD, one byte at a
+ * time; the result can go into JSON and C strings. */
 void synq_buf_utf8(synq_buf_t *b, const char *s, size_t n);
 
 #endif

@@ -81,19 +81,28 @@ static int string_map_ok(const json_t *v)
     return 0;
 }
 
+/* The first key of obj that is not in keys, or NULL. */
+static const char *unknown_key(const json_t *obj, const char *const *keys, size_t n)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        bool known = false;
+        for (size_t i = 0; i < n && !known; i++) known = strcmp(k, keys[i]) == 0;
+        if (!known) return k;
+    }
+    return NULL;
+}
+
 int synq_exec_spec_check(const json_t *spec, char *err, size_t errlen)
 {
     if (!json_is_object(spec)) BAD("exec: must be an object with argv or shell");
     static const char *const keys[] = {"argv", "shell", "shell_path", "env", "cwd", "timeout",
                                        "input"};
-    const char *k;
+    const char *k = unknown_key(spec, keys, SYNQ_ARRAY_LEN(keys));
     json_t *v;
-    json_object_foreach((json_t *)spec, k, v)
-    {
-        bool known = false;
-        for (size_t i = 0; i < SYNQ_ARRAY_LEN(keys) && !known; i++) known = !strcmp(k, keys[i]);
-        if (!known) BAD("%s: unknown field", k);
-    }
+    if (k) BAD("%s: unknown field", k);
     const json_t *argv = json_object_get(spec, "argv"), *shell = json_object_get(spec, "shell");
     if (!!argv == !!shell) BAD("argv: give exactly one of argv (a list) or shell (a string)");
     if (argv) {
@@ -127,14 +136,9 @@ int synq_http_spec_check(const json_t *spec, char *err, size_t errlen)
 {
     if (!json_is_object(spec)) BAD("http: must be an object with url");
     static const char *const keys[] = {"url", "method", "headers", "body", "timeout"};
-    const char *k;
+    const char *k = unknown_key(spec, keys, SYNQ_ARRAY_LEN(keys));
     json_t *v;
-    json_object_foreach((json_t *)spec, k, v)
-    {
-        bool known = false;
-        for (size_t i = 0; i < SYNQ_ARRAY_LEN(keys) && !known; i++) known = !strcmp(k, keys[i]);
-        if (!known) BAD("%s: unknown field", k);
-    }
+    if (k) BAD("%s: unknown field", k);
     const json_t *url = json_object_get(spec, "url");
     if (!json_is_string(url) || (strncmp(json_string_value(url), "http://", 7) != 0 &&
                                  strncmp(json_string_value(url), "https://", 8) != 0) ||

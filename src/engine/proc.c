@@ -122,9 +122,7 @@ static void ring_write(ring_t *r, const char *p, size_t n)
     r->head = (r->head + n) % r->cap;
 }
 
-/* Appends n bytes of s to out as valid UTF-8. Ill-formed sequences become
- * U+FFFD one byte at a time (the well-formed ranges are Table 3-7 of the
- * Unicode Standard), and so does NUL, as results are C strings. When cut is
+/* Appends n bytes of s to out as valid UTF-8 (synq_buf_utf8). When cut is
  * set, s begins in the middle of the output and up to three leading
  * continuation bytes are the rest of a character whose start was dropped:
  * they are skipped rather than replaced. */
@@ -134,41 +132,7 @@ static void utf8_clean(synq_buf_t *out, const unsigned char *s, size_t n, bool c
     if (cut)
         while (i < 3 && i < n && (s[i] & 0xC0) == 0x80)
             i++;
-    synq_buf_reserve(out, n - i);
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t len = 0;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c != 0 && c < 0x80) {
-            synq_buf_putc(out, (char)c);
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2;
-        else if (c == 0xE0)
-            len = 3, lo = 0xA0; /* no overlongs */
-        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-            len = 3;
-        else if (c == 0xED)
-            len = 3, hi = 0x9F; /* no surrogates */
-        else if (c == 0xF0)
-            len = 4, lo = 0x90;
-        else if (c >= 0xF1 && c <= 0xF3)
-            len = 4;
-        else if (c == 0xF4)
-            len = 4, hi = 0x8F; /* nothing above U+10FFFF */
-        bool ok = len > 0 && i + len <= n && s[i + 1] >= lo && s[i + 1] <= hi;
-        for (size_t k = 2; ok && k < len; k++)
-            ok = (s[i + k] & 0xC0) == 0x80;
-        if (ok) {
-            synq_buf_append(out, s + i, len);
-            i += len;
-        } else {
-            synq_buf_append(out, "\xEF\xBF\xBD", 3);
-            i++;
-        }
-    }
+    synq_buf_utf8(out, (const char *)s + i, n - i);
 }
 
 /* The tail as cleaned UTF-8 text, in out (never NULL data). */

@@ -392,6 +392,33 @@ static void test_json_str_random_round_trip(void **state)
     }
 }
 
+/* synq_buf_utf8 keeps well-formed UTF-8 and replaces each bad byte (and NUL)
+ * by U+FFFD. */
+static void check_utf8(const char *in, size_t n, const char *want)
+{
+    synq_buf_t b;
+    synq_buf_init(&b);
+    synq_buf_utf8(&b, in, n);
+    assert_int_equal(b.len, strlen(want));
+    assert_memory_equal(b.data ? b.data : "", want, b.len);
+    synq_buf_release(&b);
+}
+
+static void test_utf8_clean(void **state)
+{
+    (void)state;
+    check_utf8("", 0, "");
+    check_utf8("plain ascii", 11, "plain ascii");
+    check_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    check_utf8("\xff\xfe ok", 5, "\xef\xbf\xbd\xef\xbf\xbd ok");
+    check_utf8("a\0b", 3, "a\xef\xbf\xbd" "b");
+    check_utf8("\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd");             /* overlong '/' */
+    check_utf8("\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* surrogate */
+    check_utf8("\xf4\x90\x80\x80", 4,
+               "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* > U+10FFFF */
+    check_utf8("x\xe2\x82", 3, "x\xef\xbf\xbd\xef\xbf\xbd");           /* cut at the end */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_json_str_every_ascii_byte),
         cmocka_unit_test(test_json_str_every_prefix),
         cmocka_unit_test(test_json_str_random_round_trip),
+        cmocka_unit_test(test_utf8_clean),
     };
     return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
 }
