@@ -511,13 +511,14 @@ static void on_timer(uv_timer_t *t)
  * new definition may fire at that instant after all. */
 static void withdraw_pending(synq_sched_t *s, item_t *it)
 {
-    if (!it->pending_fire) return;
+    int64_t f = it->pending_fire; /* the cancel below clears it (on_job_final) */
+    if (!f) return;
     const synq_job_t *j = it->last_job ? synq_engine_peek(s->e, it->last_job) : NULL;
-    if (j && j->state == SYNQ_JOB_SCHEDULED && j->fire_at == it->pending_fire &&
+    if (j && j->state == SYNQ_JOB_SCHEDULED && j->fire_at == f &&
         synq_engine_cancel(s->e, it->last_job, 0, NULL) == 0) {
-        store_ok(s->store->ops->run_delete(s->store, it->name, it->pending_fire));
+        store_ok(s->store->ops->run_delete(s->store, it->name, f));
         int64_t now = synq_time_now_us();
-        if (it->last_fire >= it->pending_fire) it->last_fire = now < it->pending_fire ? now : it->pending_fire - 1;
+        if (it->last_fire >= f) it->last_fire = now < f ? now : f - 1;
     }
     it->pending_fire = 0;
 }
@@ -673,6 +674,9 @@ synq_sched_t *synq_sched_new(synq_engine_t *e, const synq_sched_config_t *cfg)
     while (synq_map_next(&s->items, &iter, &k, &v)) {
         item_t *it = v;
         s->store->ops->run_list(s->store, it->name, 1, newest_run, it);
+        const synq_job_t *j = it->last_job ? synq_engine_peek(e, it->last_job) : NULL;
+        if (j && j->state == SYNQ_JOB_SCHEDULED && j->fire_at > s->boot_us)
+            it->pending_fire = j->fire_at; /* prepared before the restart */
         if (!it->paused) catch_up(s, it);
         reschedule(s, it, SYNQ_MAX(it->last_fire, s->boot_us));
     }

@@ -419,3 +419,30 @@ test('synq cron add, ls, show, run, pause, rm', async () => {
   run('rm', name);
   assert.equal((await h.api(server, 'GET', `/v1/schedules/${name}`)).status, 404);
 });
+
+test('a replaced or paused schedule withdraws its prepared fire at once', async () => {
+  const name = uq('swap');
+  const qa = uq('qa'), qb = uq('qb');
+  await put(server, name, { every: '1s', job: { queue: qa, type: 'a' } });
+  // replace in the half second before a fire, when that fire is prepared
+  await h.waitFor(() => (Date.now() % 1000) > 600 && (Date.now() % 1000) < 800, 3000, 5);
+  await sleep(1000);
+  const replacedAt = Date.now();
+  await put(server, name, { every: '1s', job: { queue: qb, type: 'b' } });
+  await sleep(2300);
+  await h.api(server, 'POST', `/v1/schedules/${name}/pause`);
+  const a = await jobsOf(server, qa), b = await jobsOf(server, qb);
+  for (const j of a) {
+    if (Date.parse(j.fire_at) > replacedAt) assert.equal(j.state, 'cancelled', `old definition withdrawn: ${JSON.stringify(j)}`);
+  }
+  assert.ok(a.some((j) => Date.parse(j.fire_at) > replacedAt && j.state === 'cancelled'), 'a prepared fire was withdrawn');
+  const bf = b.map((j) => sec(j.fire_at));
+  assert.ok(bf.length >= 2, `new definition fires: ${bf}`);
+  const allFires = [...a.filter((j) => j.state !== 'cancelled'), ...b].map((j) => sec(j.fire_at));
+  assert.equal(new Set(allFires).size, allFires.length, 'each instant fired once');
+  // pause withdraws too
+  const s = await schedule(server, name, '?runs=100');
+  assert.equal(s.paused, true);
+  const later = (await jobsOf(server, qb)).filter((j) => Date.parse(j.fire_at) > Date.now());
+  assert.ok(later.every((j) => j.state === 'cancelled'), 'no live job after pause');
+});
