@@ -34,7 +34,7 @@
  * TZif offsets are held to the same bound (tzcode's is the same). */
 #define MAX_OFFSET_S (26 * SECS_PER_HOUR - 1)
 #define MAX_POSIX_HOURS 24
-#define MAX_RULE_HOURS 167 /* RFC 8536 §3.3.1: transition times -167..167 h */
+#define MAX_RULE_HOURS 167  /* RFC 8536 §3.3.1: transition times -167..167 h */
 #define MAX_DESIG_BYTES 255 /* tzcode's TZNAME_MAXIMUM */
 #define MAX_FILE_BYTES (1 << 20)
 #define TZIF_HEADER_BYTES 44
@@ -124,15 +124,20 @@ static int64_t rule_day(const rule_date_t *r, int64_t y)
 {
     int64_t jan1 = days_from_civil(y, 1, 1);
     switch (r->kind) {
-    case DATE_JULIAN: return jan1 + r->day - 1 + (is_leap(y) && r->day >= 60);
-    case DATE_ZERO: return jan1 + r->day; /* 365 in a common year is Jan 1 next year */
-    default: break;
+    case DATE_JULIAN:
+        return jan1 + r->day - 1 + (is_leap(y) && r->day >= 60);
+    case DATE_ZERO:
+        return jan1 + r->day; /* 365 in a common year is Jan 1 next year */
+    default:
+        break;
     }
     int64_t first = days_from_civil(y, r->month, 1);
-    int64_t next = r->month == 12 ? days_from_civil(y + 1, 1, 1) : days_from_civil(y, r->month + 1u, 1);
+    int64_t next =
+        r->month == 12 ? days_from_civil(y + 1, 1, 1) : days_from_civil(y, r->month + 1u, 1);
     int wd = (int)((first % 7 + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
     int64_t day = first + (r->wday - wd + 7) % 7 + 7 * (r->week - 1);
-    while (day >= next) day -= 7; /* week 5: the last such weekday */
+    while (day >= next)
+        day -= 7; /* week 5: the last such weekday */
     return day;
 }
 
@@ -153,11 +158,16 @@ static void year_events(const rule_t *r, int64_t y, event_t ev[2])
     ev[1].off = r->std_off;
 }
 
-/* Changes are ordered by instant; changes at the same instant in generation
- * order (year, then into-DST before out-of-DST), and the last one wins. So a
- * rule whose DST ends at the very instant next year's begins (the all-year
- * DST idiom "EST5EDT,0/0,J365/25") stays in DST, and one whose DST starts
- * and ends at the same instant never leaves standard time. */
+/* The rule is a sequence of changes applied in time order, each setting its
+ * offset, as tzcode's expansion of a rule into transitions does. Changes at
+ * the same instant apply in generation order (year, then into-DST before
+ * out-of-DST), and the last one wins. So a rule whose DST ends at the very
+ * instant next year's begins (the all-year DST idiom "EST5EDT,0/0,J365/25")
+ * stays in DST, and one whose DST starts and ends at the same instant never
+ * leaves standard time. For every ordinary rule this agrees with evaluating
+ * each year on its own (glibc); they differ only when changes of different
+ * years interleave (day 365 of a common year, times far beyond 24 h), where
+ * glibc jumps at the UTC new year and we keep the last change in force. */
 
 /* Offset under rule r at instant t (years unclamped). The last change at or
  * before t is among years y-2 .. y+1 (y = t's year): year y-2's changes are
@@ -214,7 +224,8 @@ static bool scan_changes(const rule_t *r, int64_t a, int64_t b, int32_t cur, boo
     bool found = false;
     for (size_t i = 0; i < n;) {
         size_t j = i;
-        while (j + 1 < n && ev[j + 1].at == ev[i].at) j++;
+        while (j + 1 < n && ev[j + 1].at == ev[i].at)
+            j++;
         if (ev[j].off != cur) {
             cur = ev[j].off;
             *out = ev[i].at;
@@ -241,7 +252,8 @@ static bool rule_prev_raw(const rule_t *r, int64_t t, int64_t *out)
 {
     if (!r->has_dst) return false;
     for (int i = 0; i < MAX_CHUNKS; i++, t -= CHUNK_S)
-        if (scan_changes(r, t - CHUNK_S, t, rule_offset_raw(r, t - CHUNK_S), true, out)) return true;
+        if (scan_changes(r, t - CHUNK_S, t, rule_offset_raw(r, t - CHUNK_S), true, out))
+            return true;
     return false;
 }
 
@@ -327,7 +339,8 @@ static bool parse_desig(cursor_t *c)
         c->i++;
     } else {
         start = c->i;
-        while (c->i < c->len && is_alpha(c->s[c->i])) c->i++;
+        while (c->i < c->len && is_alpha(c->s[c->i]))
+            c->i++;
         n = c->i - start;
     }
     return n >= 1 && n <= MAX_DESIG_BYTES;
@@ -553,7 +566,8 @@ synq_tz_t *synq_tz_parse(const char *name, const uint8_t *data, size_t len, char
     const uint8_t *times = data + pos;
     const uint8_t *idx = times + (size_t)h.timecnt * tsize;
     const uint8_t *types = idx + h.timecnt;
-    const uint8_t *isstd = types + (size_t)h.typecnt * 6 + h.charcnt + (size_t)h.leapcnt * (tsize + 4);
+    const uint8_t *isstd =
+        types + (size_t)h.typecnt * 6 + h.charcnt + (size_t)h.leapcnt * (tsize + 4);
     const uint8_t *isut = isstd + h.isstdcnt;
     pos += (size_t)block_bytes(&h, tsize);
 
@@ -578,8 +592,10 @@ synq_tz_t *synq_tz_parse(const char *name, const uint8_t *data, size_t len, char
         if (idx[i] >= h.typecnt) goto bad;
         why = "transition times not ascending";
         if (i > 0) {
-            int64_t a = tsize == 8 ? be64(times + (size_t)(i - 1) * 8) : (int32_t)be32(times + (size_t)(i - 1) * 4);
-            int64_t b = tsize == 8 ? be64(times + (size_t)i * 8) : (int32_t)be32(times + (size_t)i * 4);
+            int64_t a = tsize == 8 ? be64(times + (size_t)(i - 1) * 8)
+                                   : (int32_t)be32(times + (size_t)(i - 1) * 4);
+            int64_t b =
+                tsize == 8 ? be64(times + (size_t)i * 8) : (int32_t)be32(times + (size_t)i * 4);
             if (b <= a) goto bad;
         }
     }
@@ -717,8 +733,9 @@ void synq_tz_span(const synq_tz_t *tz, int64_t t, synq_tz_span_t *out)
 
 /* ---- loading ---- */
 
-/* RFC-less but conservative: the characters of IANA zone names. '.' is not
- * among them, so no component can be "." or "..". */
+/* The characters of IANA zone names. '.' is not among them, so no component
+ * can be "." or "..", and no leading '/' means no absolute path. Returns NULL
+ * or what is wrong. */
 static const char *check_name(const char *name)
 {
     size_t n = strnlen(name, SYNQ_TZ_NAME_MAX + 1);
