@@ -32,7 +32,7 @@ REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all run test unit replay e2e bench fuzz clean deps test-deps lint format
+.PHONY: all run test unit replay e2e bench bench-sched fuzz clean deps test-deps lint format
 all: synq
 
 synq: $(BUILD)/synq
@@ -93,6 +93,16 @@ e2e:
 bench: deps
 	$(Q)$(MAKE) --no-print-directory synq
 	$(Q)bench/run.sh
+
+# Scheduler benchmark (about 2 minutes): 10,000 schedules firing every second
+# for 60 s, and cron next-fire computations per second (bench/sched.sh).
+bench-sched: deps
+	$(Q)$(MAKE) --no-print-directory synq $(BUILD)/bench/cron_next
+	$(Q)CRON_NEXT=$(BUILD)/bench/cron_next bench/sched.sh
+
+$(BUILD)/bench/cron_next: bench/cron_next.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(SYNQ_CFLAGS) $(CFLAGS) $(SYNQ_LDFLAGS) -o $@ $< $(LIB_OBJS) $(SYNQ_LDLIBS)
 
 # libFuzzer builds (clang); runs each target for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 30

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# bench/sched.sh: the scheduler benchmark (`make bench-sched` runs it after
+# building ./synq and build/bench/cron_next). Builds nothing itself.
+#
+# 1. Starts `synq serve` on a free loopback port with a fresh data directory
+#    and runs bench/sched_check.js against it: SCHED_N (10000) schedules
+#    `{"every":"1s"}` over SCHED_QUEUES (10) queues, a SCHED_SECS (60) s
+#    window, then pause, read every job back and check that every fire
+#    happened exactly once. Reports fire lateness (enqueued_at - fire_at)
+#    p50/p99/max, the lateness a worker long-polling a queue sees (its
+#    fetch response's arrival - fire_at), the server's CPU in the window as
+#    % of one core, and its peak RSS (VmHWM).
+# 2. Runs CRON_NEXT (default build/bench/cron_next; skipped when missing):
+#    synq_cron_next calls per second for a few expressions.
+#
+# Environment: SYNQ_BIN (./synq), CRON_NEXT, SCHED_N, SCHED_QUEUES,
+# SCHED_SECS, SCHED_CONC (32 keep-alive connections for PUT and pause),
+# SCHED_FETCH (1: how many queues get a worker; 0 = none),
+# SCHED_DURABILITY (full), SCHED_VERBOSE (1 = a line per fire second),
+# SCHED_KEEP_DATA (1 = keep the data directory), CRON_SECS (0.5 s of CPU
+# per expression and mode), BENCH_DATA_ROOT (${TMPDIR:-/tmp}). Output goes to stdout and
+# build/bench/sched.txt. Exit status: 1 when a fire was missed or
+# duplicated, 2 on a timeout or failure. Takes about 2 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYNQ_BIN=${SYNQ_BIN:-./synq}
+CRON_NEXT=${CRON_NEXT:-build/bench/cron_next}
+DURABILITY=${SCHED_DURABILITY:-full}
+SECS=${SCHED_SECS:-60}
+DATA_ROOT=${BENCH_DATA_ROOT:-${TMPDIR:-/tmp}}
+OUT=build/bench
+RESULTS=$OUT/sched.txt
+export CLK_TCK
+CLK_TCK=$(getconf CLK_TCK)
+
+[ -x "$SYNQ_BIN" ] || { echo "bench: $SYNQ_BIN is not an executable (set SYNQ_BIN)" >&2; exit 2; }
+command -v node >/dev/null || { echo "bench: node is needed for bench/sched_check.js" >&2; exit 2; }
+mkdir -p "$OUT"
+
+SERVER_PID=
+DATA=
+
+stop_server() {
+    if [ -n "$SERVER_PID" ]; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 100); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+    fi
+    if [ -n "$DATA" ]; then
+        if [ -n "${SCHED_KEEP_DATA:-}" ]; then echo "data kept in $DATA"; else rm -rf "$DATA"; fi
+        DATA=
+    fi
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+DATA=$(mktemp -d "$DATA_ROOT/synq-sched.XXXXXX")
+: >"$DATA/server.log"
+"$SYNQ_BIN" serve --http 127.0.0.1:0 --data "$DATA/db" --durability "$DURABILITY" \
+    --log-level info 2>"$DATA/server.log" &
+SERVER_PID=$!
+port=
+for _ in $(seq 600); do
+    port=$(sed -n 's/.*msg=listening addr=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$DATA/server.log" || true)
+    [ -n "$port" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.05
+done
+if [ -z "$port" ]; then
+    echo "bench: the server did not start; its log:" >&2
+    cat "$DATA/server.log" >&2
+    exit 2
+fi
+URL=http://127.0.0.1:$port
+
+{
+    echo "# synq sched bench $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "# binary=$SYNQ_BIN built=$(date -u -r "$SYNQ_BIN" +%Y-%m-%dT%H:%M:%SZ)" \
+        "head=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+        "src_files_newer_than_binary=$(find src -newer "$SYNQ_BIN" -name '*.[ch]' 2>/dev/null | wc -l)"
+    echo "# cpus=$(nproc) model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
+        "load1=$(cut -d' ' -f1 /proc/loadavg)"
+    echo "# data_root=$DATA_ROOT fs=$(df -PT "$DATA_ROOT" | awk 'NR == 2 { print $2 }')" \
+        "durability=$DURABILITY secs=$SECS"
+} | tee "$RESULTS"
+
+rc=0
+node bench/sched_check.js "$URL" "$SERVER_PID" | tee -a "$RESULTS" || rc=${PIPESTATUS[0]}
+echo "server peak RSS (VmHWM, after reading every job back): $(awk '/^VmHWM:/ { printf "%.1f MiB", $2 / 1024 }' \
+    "/proc/$SERVER_PID/status")" | tee -a "$RESULTS"
+if grep -qE 'level=(warn|error)' "$DATA/server.log"; then
+    echo "server warnings and errors (first 5):" | tee -a "$RESULTS"
+    grep -E 'level=(warn|error)' "$DATA/server.log" | head -5 | tee -a "$RESULTS"
+fi
+stop_server
+
+if [ -x "$CRON_NEXT" ]; then
+    echo | tee -a "$RESULTS"
+    echo "synq_cron_next ($CRON_NEXT, ${CRON_SECS:-0.5} s of CPU per line):" | tee -a "$RESULTS"
+    "$CRON_NEXT" "${CRON_SECS:-0.5}" | tee -a "$RESULTS"
+else
+    echo "cron_next: $CRON_NEXT not built (make build/bench/cron_next), skipped" | tee -a "$RESULTS"
+fi
+exit "$rc"
