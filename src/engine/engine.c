@@ -247,7 +247,7 @@ static void on_timer(uv_timer_t *t)
         set_state(e, j, SYNQ_JOB_QUEUED);
         j->run_at = 0;
         j->enqueued_at = now;
-        store_write(e, e->store->ops->job_update(e->store, j));
+        store_write(e, e->store->ops->job_update_due(e->store, j));
         ready_push(e, j);
     }
     while ((j = synq_heap_peek(&e->leases)) && j->lease_until <= now) {

@@ -16,7 +16,7 @@ typedef struct {
     synq_store_t base;
     sqlite3 *db;
     bool in_txn;
-    sqlite3_stmt *begin, *commit, *insert, *update, *lease, *done, *del, *get, *exists;
+    sqlite3_stmt *begin, *commit, *insert, *update, *lease, *done, *due, *del, *get, *exists;
     sqlite3_stmt *sched_put, *sched_state, *sched_del, *run_del, *run_ins, *run_list, *run_prune,
         *run_del1;
 } sqlite_store_t;
@@ -217,6 +217,20 @@ static int st_job_update_done(synq_store_t *base, const synq_job_t *job)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : fail(s, "job_update_done");
+}
+
+static int step_write(sqlite_store_t *s, sqlite3_stmt *st, const char *what);
+
+static int st_job_update_due(synq_store_t *base, const synq_job_t *job)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_stmt *st = s->due;
+    sqlite3_bind_int(st, 1, job->state);
+    sqlite3_bind_int64(st, 2, job->run_at);
+    sqlite3_bind_int64(st, 3, job->enqueued_at);
+    sqlite3_bind_int64(st, 4, job->seq);
+    return step_write(s, st, "job_update_due");
 }
 
 static int st_job_delete(synq_store_t *base, const char *id)
@@ -560,7 +574,7 @@ static void st_close(synq_store_t *base)
                            s->lease,       s->done,      s->del,      s->get,
                            s->exists,      s->sched_put, s->sched_state, s->sched_del,
                            s->run_del,     s->run_ins,   s->run_list, s->run_prune,
-                           s->run_del1};
+                           s->run_del1,    s->due};
     for (size_t i = 0; i < SYNQ_ARRAY_LEN(sts); i++) sqlite3_finalize(sts[i]);
     sqlite3_close(s->db);
     free(s);
@@ -572,6 +586,7 @@ static const synq_store_ops_t ops = {
     .job_update = st_job_update,
     .job_update_lease = st_job_update_lease,
     .job_update_done = st_job_update_done,
+    .job_update_due = st_job_update_due,
     .job_delete = st_job_delete,
     .job_exists = st_job_exists,
     .job_get = st_job_get,
@@ -682,6 +697,7 @@ synq_store_t *synq_store_sqlite_open(const char *dir, synq_durability_t durabili
                 "WHERE seq=?6") ||
         prepare(s, &s->done,
                 "UPDATE jobs SET state=?1,finished_at=?2,lease_until=?3,result=?4 WHERE seq=?5") ||
+        prepare(s, &s->due, "UPDATE jobs SET state=?1,run_at=?2,enqueued_at=?3 WHERE seq=?4") ||
         prepare(s, &s->del, "DELETE FROM jobs WHERE id=?1") ||
         prepare(s, &s->get, "SELECT " JOB_COLS " FROM jobs WHERE id=?1") ||
         prepare(s, &s->exists, "SELECT 1 FROM jobs WHERE id=?1") ||

@@ -70,6 +70,8 @@ typedef struct synq_store_ops_s {
      * worker) and a completion (state, finished_at, lease_until, result). */
     int (*job_update_lease)(synq_store_t *s, const synq_job_t *job);
     int (*job_update_done)(synq_store_t *s, const synq_job_t *job);
+    /* A scheduled or retrying job became due: state, run_at, enqueued_at. */
+    int (*job_update_due)(synq_store_t *s, const synq_job_t *job);
     int (*job_delete)(synq_store_t *s, const char *id);
     /* 0 if a job with this id is stored, else SYNQ_ENOTFOUND (or SYNQ_ESTORE). */
     int (*job_exists)(synq_store_t *s, const char *id);
