@@ -115,9 +115,9 @@ static int parse_value(pstate_t *ps, const char **p, const char *end, int *out)
             s++;
         }
         const field_def_t *fd = &fields[ps->f];
-        if (v < fd->lo || v > fd->hi) {
-            snprintf(ps->err, ps->errlen, "%s: %ld is out of range %d-%d", fd->name, v, fd->lo,
-                     fd->hi);
+        if (v < fd->lo || v > fd->hi) { /* the digits as written, not the capped value */
+            snprintf(ps->err, ps->errlen, "%s: %.*s is out of range %d-%d", fd->name,
+                     (int)SYNQ_MIN(s - *p, 24), *p, fd->lo, fd->hi);
             return SYNQ_EINVAL;
         }
         *out = (int)v;
