@@ -271,7 +271,7 @@ async function main() {
   const tl1 = nowMs();
 
   // ---- exactly once
-  let total = 0, dups = 0, gaps = 0, badFirst = 0, shortTail = 0, none = 0, schedsBad = 0;
+  let total = 0, dups = 0, gaps = 0, offGrid = 0, badFirst = 0, shortTail = 0, none = 0, schedsBad = 0;
   const examples = [];
   for (let i = 0; i < N; i++) {
     const f = fires[i].sort((a, b) => a - b);
@@ -281,7 +281,8 @@ async function main() {
     for (let k = 1; k < f.length; k++) {
       const d = f[k] - f[k - 1];
       if (d === 0) { dups++; bad = true; }
-      else if (d !== 1000) { gaps += Math.round(d / 1000) - 1; bad = true; }
+      else if (d % 1000 !== 0) { offGrid++; bad = true; } // not a whole-second step
+      else if (d !== 1000) { gaps += d / 1000 - 1; bad = true; }
     }
     if (f.length && f[0] !== firstFire[i]) { badFirst++; bad = true; }
     if (f.length && f[f.length - 1] < Math.floor(pauseSent[i] / 1000) * 1000 - 1000) { shortTail++; bad = true; }
@@ -324,7 +325,7 @@ async function main() {
   out(`paused ${N} in ${f3((tp1 - tp0) / 1000)} s; read ${jobsRead} jobs in ${pages} pages in ${f3((tl1 - tl0) / 1000)} s; ` +
       `states ${JSON.stringify(states)}`);
   out(`exactly once: ${exactlyOnce ? 'yes' : 'NO'}: ${total} fires of ${N} schedules, duplicates ${dups}, ` +
-      `missing inside the runs ${gaps}, wrong first fire ${badFirst}, stopped early ${shortTail}, no fires ${none}` +
+      `missing inside the runs ${gaps}, off the 1 s grid ${offGrid}, wrong first fire ${badFirst}, stopped early ${shortTail}, no fires ${none}` +
       (foreign ? `, ${foreign} jobs of unknown schedules` : ''));
   for (const e of examples) out(`  ${e}`);
   out(`lateness (enqueued_at - fire_at), ${L.n} fires in the window: p50 ${f3(L.p50)} ms, p99 ${f3(L.p99)} ms, ` +
@@ -348,7 +349,7 @@ async function main() {
           `${f3(fetchBySec.get(fa)).padStart(12)}`);
   }
   out(`result n=${N} queues=${NQ} fetch_queues=${Math.min(FETCH, NQ)} window_secs=${f3(winSecs)} fires=${total} exactly_once=${exactlyOnce ? 1 : 0} ` +
-      `dups=${dups} gaps=${gaps} bad_first=${badFirst} stopped_early=${shortTail} ` +
+      `dups=${dups} gaps=${gaps} off_grid=${offGrid} bad_first=${badFirst} stopped_early=${shortTail} ` +
       `late_p50_ms=${f3(L.p50)} late_p99_ms=${f3(L.p99)} late_max_ms=${f3(L.max)} ` +
       `fetch_p50_ms=${f3(FL.p50)} fetch_p99_ms=${f3(FL.p99)} fetch_max_ms=${f3(FL.max)} ` +
       `server_cpu_secs=${f3(cpu1 - cpu0)} server_cpu_pct=${cpuPct.toFixed(1)} other_cpu_secs=${f3(other)} ` +
