@@ -31,6 +31,7 @@
 # time everything else used meanwhile, so that figures taken on a busy
 # machine can be recognised (more than a few percent of secs * cores).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 SYNQ_BIN=${SYNQ_BIN:-./synq}
@@ -68,19 +69,7 @@ start_server() {
     ${SERVER_WRAP:-} "$SYNQ_BIN" serve --http 127.0.0.1:0 --data "$DATA/db" --durability "$1" \
         --log-level info 2>"$DATA/server.log" &
     SERVER_PID=$!
-    local port= i
-    for i in $(seq 600); do
-        port=$(sed -n 's/.*msg=listening addr=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$DATA/server.log" || true)
-        [ -n "$port" ] && break
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    if [ -z "$port" ]; then
-        echo "bench: the server did not start; its log:" >&2
-        cat "$DATA/server.log" >&2
-        exit 1
-    fi
-    URL=http://127.0.0.1:$port
+    synq_wait_listening "$SERVER_PID" "$DATA/server.log"
 }
 
 # stop_server: SIGTERM, up to 10 s for a clean exit, then SIGKILL.

@@ -22,6 +22,7 @@
 # build/bench/sched.txt. Exit status: 1 when a fire was missed or
 # duplicated, 2 on a timeout or failure. Takes about 2 minutes.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 SYNQ_BIN=${SYNQ_BIN:-./synq}
@@ -65,19 +66,7 @@ DATA=$(mktemp -d "$DATA_ROOT/synq-sched.XXXXXX")
 "$SYNQ_BIN" serve --http 127.0.0.1:0 --data "$DATA/db" --durability "$DURABILITY" \
     --log-level info 2>"$DATA/server.log" &
 SERVER_PID=$!
-port=
-for _ in $(seq 600); do
-    port=$(sed -n 's/.*msg=listening addr=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$DATA/server.log" || true)
-    [ -n "$port" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.05
-done
-if [ -z "$port" ]; then
-    echo "bench: the server did not start; its log:" >&2
-    cat "$DATA/server.log" >&2
-    exit 2
-fi
-URL=http://127.0.0.1:$port
+synq_wait_listening "$SERVER_PID" "$DATA/server.log"
 
 {
     echo "# synq sched bench $(date -u +%Y-%m-%dT%H:%M:%SZ)"
