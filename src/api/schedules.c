@@ -208,7 +208,7 @@ void synq_api_cron_next(synq_api_ctx_t *ctx)
 {
     char expr[SYNQ_CRON_MAX_LEN + 1], tz[160] = "", after[64], err[300];
     if (synq_http_req_query(ctx->req, "expr", expr, sizeof expr) <= 0) {
-        synq_api_error(ctx, 422, "invalid_field", "expr: required", "expr");
+        synq_api_error(ctx, 422, "invalid_field", "expr: required, at most 1024 bytes", "expr");
         return;
     }
     synq_http_req_query(ctx->req, "tz", tz, sizeof tz);

@@ -397,7 +397,7 @@ int synq_engine_enqueue(synq_engine_t *e, synq_job_t **jobs, size_t n, bool as_a
         }
     }
     uint64_t now_ms = (uint64_t)(synq_time_now_us() / 1000);
-    if (as_array) synq_buf_putc(out, '[');
+    if (out && as_array) synq_buf_putc(out, '[');
     for (size_t i = 0; i < n; i++) {
         synq_job_t *j = jobs[i];
         if (j->id == NULL) {
@@ -409,10 +409,11 @@ int synq_engine_enqueue(synq_engine_t *e, synq_job_t **jobs, size_t n, bool as_a
         synq_map_put(&e->jobs, j->id, j);
         count(e, j, +1);
         attach(e, j);
+        if (!out) continue;
         if (as_array && i) synq_buf_putc(out, ',');
         synq_job_to_json(j, out);
     }
-    if (as_array) synq_buf_putc(out, ']');
+    if (out && as_array) synq_buf_putc(out, ']');
     return 0;
 }
 

@@ -49,8 +49,8 @@ typedef void (*synq_engine_commit_cb)(int status, void *arg);
 void synq_engine_after_commit(synq_engine_t *e, synq_engine_commit_cb cb, void *arg);
 
 /* Enqueues jobs[0..n) all or nothing; on success the engine owns them and
- * their JSON forms go to out as a JSON array when n_is_bulk, else as one
- * object. On error (SYNQ_ECONFLICT, *bad = index of the offending job) the
+ * their JSON forms go to out (when not NULL) as a JSON array when as_array,
+ * else as one object. On error (SYNQ_ECONFLICT, *bad = index of the offending job) the
  * caller keeps them. */
 int synq_engine_enqueue(synq_engine_t *e, synq_job_t **jobs, size_t n, bool as_array,
                         synq_buf_t *out, size_t *bad);

@@ -323,9 +323,8 @@ static int start_exec(run_t *r, const json_t *job, const json_t *spec)
     synq_executor_t *x = r->x;
     const json_t *argv = json_object_get(spec, "argv");
     const char **av;
-    size_t ac;
     if (argv) {
-        ac = json_array_size(argv);
+        size_t ac = json_array_size(argv);
         av = synq_calloc(ac + 1, sizeof *av);
         for (size_t i = 0; i < ac; i++) av[i] = json_string_value(json_array_get(argv, i));
     } else {
@@ -334,7 +333,6 @@ static int start_exec(run_t *r, const json_t *job, const json_t *spec)
         av[0] = sp ? json_string_value(sp) : "/bin/sh";
         av[1] = "-c";
         av[2] = json_string_value(json_object_get(spec, "shell"));
-        ac = 3;
     }
     /* the server's environment, the spec's variables, and the job's identity */
     char **env = NULL;
@@ -378,7 +376,6 @@ static int start_exec(run_t *r, const json_t *job, const json_t *spec)
     for (size_t i = 0; i < n; i++) free(env[i]);
     free(env);
     free(av);
-    (void)ac;
     return rc;
 }
 

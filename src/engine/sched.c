@@ -467,11 +467,8 @@ static int fire(synq_sched_t *s, item_t *it, int64_t fire_us, synq_run_kind_t ki
     free(it->last_job);
     it->last_job = synq_strdup(j->id);
     it->pending_fire = due > now ? fire_us : 0;
-    synq_buf_t scratch;
-    synq_buf_init(&scratch);
     size_t bad;
-    rc = synq_engine_enqueue(s->e, &j, 1, false, job_json ? job_json : &scratch, &bad);
-    synq_buf_release(&scratch);
+    rc = synq_engine_enqueue(s->e, &j, 1, false, job_json, &bad);
     if (rc) { /* a ULID collision: cannot happen; keep the record honest */
         synq_log(SYNQ_LOG_ERROR, "schedule enqueue failed", "schedule", it->name, NULL);
         synq_job_free(j);
