@@ -19,6 +19,8 @@ typedef struct {
     sqlite3_stmt *begin, *commit, *insert, *update, *lease, *done, *due, *del, *get, *exists;
     sqlite3_stmt *sched_put, *sched_state, *sched_del, *run_del, *run_ins, *run_list, *run_prune,
         *run_del1;
+    sqlite3_stmt *tomb_put, *ev_del, *idem_get, *idem_put, *ev_append, *dlv_put;
+    char *idem_buf; /* idem_get's answer: its strings stay valid until the next idem_get */
 } sqlite_store_t;
 
 /* Each entry upgrades the schema from version i to i+1. Never edit one that
@@ -79,6 +81,67 @@ static const char *const migrations[] = {
     " created_at INTEGER NOT NULL,"
     " PRIMARY KEY (schedule, fire_at)"
     ") STRICT, WITHOUT ROWID;",
+    /* v4: groups, batches, unique keys and expiry on jobs; the rarely-set
+     * options travel in one JSON column (extra) written by
+     * synq_job_extra_dump. Tombstones answer "pruned" rather than "not
+     * found" for a while; idempotency keys, job events (progress, logs),
+     * batches and callback deliveries get their own tables. */
+    "ALTER TABLE jobs ADD COLUMN grp TEXT;"
+    "ALTER TABLE jobs ADD COLUMN batch TEXT;"
+    "ALTER TABLE jobs ADD COLUMN unique_key TEXT;"
+    "ALTER TABLE jobs ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN extra TEXT;"
+    "CREATE INDEX jobs_batch ON jobs(batch) WHERE batch IS NOT NULL;"
+    "CREATE INDEX jobs_expires ON jobs(expires_at) WHERE expires_at > 0;"
+    "ALTER TABLE queues ADD COLUMN config TEXT;"
+    "CREATE TABLE tombstones ("
+    " id TEXT PRIMARY KEY,"
+    " expired_at INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX tombstones_expired ON tombstones(expired_at);"
+    "CREATE TABLE idempotency ("
+    " key TEXT PRIMARY KEY,"
+    " fingerprint TEXT NOT NULL,"
+    " status INTEGER NOT NULL,"
+    " job_id TEXT,"
+    " body TEXT,"
+    " created_at INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX idempotency_created ON idempotency(created_at);"
+    "CREATE TABLE job_events ("
+    " job_id TEXT NOT NULL,"
+    " n INTEGER NOT NULL,"
+    " at INTEGER NOT NULL,"
+    " kind INTEGER NOT NULL,"
+    " data TEXT NOT NULL,"
+    " PRIMARY KEY (job_id, n)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE batches ("
+    " id TEXT PRIMARY KEY,"
+    " spec TEXT NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " counts TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " committed_at INTEGER NOT NULL,"
+    " done_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE deliveries ("
+    " id TEXT PRIMARY KEY,"
+    " job_id TEXT NOT NULL,"
+    " event TEXT NOT NULL,"
+    " url TEXT NOT NULL,"
+    " payload TEXT NOT NULL,"
+    " secrets TEXT,"
+    " traceparent TEXT,"
+    " state INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL,"
+    " next_at INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " log TEXT NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX deliveries_job ON deliveries(job_id, created_at);"
+    "CREATE INDEX deliveries_pending ON deliveries(next_at) WHERE state = 0;",
 };
 
 /* Repeats the partial index's condition: SQLite uses a partial index only
@@ -88,7 +151,10 @@ static const char *const migrations[] = {
 #define JOB_COLS                                                                                   \
     "seq,id,queue,type,args,priority,state,retry,reserve_for,backoff,attempts,run_at,created_at,"  \
     "enqueued_at,started_at,finished_at,lease_until,worker,result,err_message,err_type,"           \
-    "err_backtrace,custom,schedule,fire_at"
+    "err_backtrace,custom,schedule,fire_at,grp,batch,unique_key,expires_at,extra"
+
+/* The final states (completed, dead, cancelled) as an SQL list. */
+#define FINAL_STATES "(4, 5, 6)"
 
 static int fail(sqlite_store_t *s, const char *what)
 {
@@ -129,7 +195,20 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
-/* Binds the mutable columns in the order shared by INSERT and UPDATE. */
+/* Binds the job's extra options (synq_job_extra_dump's text, freed by
+ * SQLite when the binding is cleared) or NULL. */
+static void bind_extra(sqlite3_stmt *st, int i, const synq_job_t *j)
+{
+    char *extra = synq_job_extra_dump(j);
+    if (extra)
+        sqlite3_bind_text(st, i, extra, -1, free);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Binds the mutable columns in the order shared by INSERT and UPDATE
+ * (MUTABLE_COLS of them). */
+#define MUTABLE_COLS 20
 static void bind_mutable(sqlite3_stmt *st, const synq_job_t *j, int first)
 {
     int i = first;
@@ -150,6 +229,9 @@ static void bind_mutable(sqlite3_stmt *st, const synq_job_t *j, int first)
     bind_text(st, i++, j->err_type);
     bind_text(st, i++, j->err_backtrace);
     bind_text(st, i++, j->custom);
+    bind_text(st, i++, j->unique_key);
+    sqlite3_bind_int64(st, i++, j->expires_at);
+    bind_extra(st, i++, j);
 }
 
 static int st_job_insert(synq_store_t *base, synq_job_t *job)
@@ -163,8 +245,10 @@ static int st_job_insert(synq_store_t *base, synq_job_t *job)
     sqlite3_bind_text(st, 4, job->args, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, job->created_at);
     bind_mutable(st, job, 6);
-    bind_text(st, 23, job->schedule);
-    sqlite3_bind_int64(st, 24, job->fire_at);
+    bind_text(st, 6 + MUTABLE_COLS, job->schedule);
+    sqlite3_bind_int64(st, 7 + MUTABLE_COLS, job->fire_at);
+    bind_text(st, 8 + MUTABLE_COLS, job->group);
+    bind_text(st, 9 + MUTABLE_COLS, job->batch);
     int rc = sqlite3_step(st);
     int ext = sqlite3_extended_errcode(s->db);
     sqlite3_reset(st);
@@ -181,7 +265,7 @@ static int st_job_update(synq_store_t *base, const synq_job_t *job)
     if (ensure_txn(s)) return SYNQ_ESTORE;
     sqlite3_stmt *st = s->update;
     bind_mutable(st, job, 1);
-    sqlite3_bind_int64(st, 18, job->seq);
+    sqlite3_bind_int64(st, 1 + MUTABLE_COLS, job->seq);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -204,6 +288,10 @@ static int st_job_update_lease(synq_store_t *base, const synq_job_t *job)
     return rc == SQLITE_DONE ? 0 : fail(s, "job_update_lease");
 }
 
+static int step_write(sqlite_store_t *s, sqlite3_stmt *st, const char *what);
+
+/* A job finished: besides its state and result, its expiry and its extra
+ * options (progress, dependency results...) change. */
 static int st_job_update_done(synq_store_t *base, const synq_job_t *job)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
@@ -213,13 +301,11 @@ static int st_job_update_done(synq_store_t *base, const synq_job_t *job)
     sqlite3_bind_int64(st, 2, job->finished_at);
     sqlite3_bind_int64(st, 3, job->lease_until);
     bind_text(st, 4, job->result);
-    sqlite3_bind_int64(st, 5, job->seq);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : fail(s, "job_update_done");
+    sqlite3_bind_int64(st, 5, job->expires_at);
+    bind_extra(st, 6, job);
+    sqlite3_bind_int64(st, 7, job->seq);
+    return step_write(s, st, "job_update_done");
 }
-
-static int step_write(sqlite_store_t *s, sqlite3_stmt *st, const char *what);
 
 static int st_job_update_due(synq_store_t *base, const synq_job_t *job)
 {
@@ -233,6 +319,13 @@ static int st_job_update_due(synq_store_t *base, const synq_job_t *job)
     return step_write(s, st, "job_update_due");
 }
 
+/* Deletes a job's events (with the job). */
+static int delete_events(sqlite_store_t *s, const char *id)
+{
+    sqlite3_bind_text(s->ev_del, 1, id, -1, SQLITE_STATIC);
+    return step_write(s, s->ev_del, "job_events_delete");
+}
+
 static int st_job_delete(synq_store_t *base, const char *id)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
@@ -240,7 +333,8 @@ static int st_job_delete(synq_store_t *base, const char *id)
     sqlite3_bind_text(s->del, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s->del);
     sqlite3_reset(s->del);
-    return rc == SQLITE_DONE ? 0 : fail(s, "job_delete");
+    if (rc != SQLITE_DONE) return fail(s, "job_delete");
+    return delete_events(s, id);
 }
 
 static char *col_text(sqlite3_stmt *st, int i)
@@ -278,6 +372,11 @@ static synq_job_t *row_to_job(sqlite3_stmt *st)
     j->custom = col_text(st, i++);
     j->schedule = col_text(st, i++);
     j->fire_at = sqlite3_column_int64(st, i++);
+    j->group = col_text(st, i++);
+    j->batch = col_text(st, i++);
+    j->unique_key = col_text(st, i++);
+    j->expires_at = sqlite3_column_int64(st, i++);
+    synq_job_extra_load(j, (const char *)sqlite3_column_text(st, i++));
     j->timer_idx = (size_t)-1;
     if (j->backoff_json) {
         json_t *b = json_loads(j->backoff_json, 0, NULL);
@@ -355,8 +454,11 @@ static int st_job_load_live(synq_store_t *base, synq_store_job_cb cb, void *arg)
     sqlite_store_t *s = (sqlite_store_t *)base;
     sqlite3_stmt *st;
     char sql[512];
-    snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs WHERE state IN (%d,%d,%d,%d) "
-             "ORDER BY seq", SYNQ_JOB_SCHEDULED, SYNQ_JOB_QUEUED, SYNQ_JOB_ACTIVE, SYNQ_JOB_RETRY);
+    snprintf(sql, sizeof sql,
+             "SELECT " JOB_COLS " FROM jobs WHERE state IN (%d,%d,%d,%d,%d) "
+             "ORDER BY seq",
+             SYNQ_JOB_SCHEDULED, SYNQ_JOB_QUEUED, SYNQ_JOB_ACTIVE, SYNQ_JOB_RETRY,
+             SYNQ_JOB_WAITING);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return fail(s, "load_live");
     return run_rows(s, st, cb, arg);
 }
@@ -376,32 +478,117 @@ static int st_job_counts(synq_store_t *base, synq_store_count_cb cb, void *arg)
     return rc == SQLITE_DONE ? 0 : fail(s, "job_counts");
 }
 
-static int st_job_prune(synq_store_t *base, synq_job_state_t state, int64_t before_us,
-                        int64_t keep_max, void (*cb)(const char *queue, void *arg), void *arg)
+typedef void (*prune_cb)(const char *queue, synq_job_state_t state, void *arg);
+
+/* Runs one pruning DELETE ... RETURNING id, queue, state, expired_at: each
+ * deleted job leaves a tombstone and loses its events. RETURNING makes every
+ * change during the first step, so writing other tables while reading the
+ * returned rows is safe. */
+static int prune_pass(sqlite_store_t *s, sqlite3_stmt *st, prune_cb cb, void *arg)
+{
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        sqlite3_bind_text(s->tomb_put, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s->tomb_put, 2, sqlite3_column_int64(st, 3));
+        if ((ret = step_write(s, s->tomb_put, "job_prune")) || (ret = delete_events(s, id))) break;
+        if (cb)
+            cb((const char *)sqlite3_column_text(st, 1),
+               (synq_job_state_t)sqlite3_column_int(st, 2), arg);
+    }
+    if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(s, "job_prune");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int st_job_prune(synq_store_t *base, int state, int64_t now_us, int64_t keep_max,
+                        int64_t tombstone_before_us, prune_cb cb, void *arg)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
     if (ensure_txn(s)) return SYNQ_ESTORE;
-    /* state as a literal so the partial index jobs_state applies */
-    char sqls[2][200];
-    snprintf(sqls[0], sizeof sqls[0],
-             "DELETE FROM jobs WHERE state=%d" PARTIAL " AND finished_at<?2 RETURNING queue",
-             (int)state);
-    snprintf(sqls[1], sizeof sqls[1],
-             "DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs WHERE state=%d" PARTIAL
-             " ORDER BY seq DESC "
-             "LIMIT -1 OFFSET ?2) RETURNING queue",
-             (int)state);
-    for (int k = 0; k < 2; k++) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(s->db, sqls[k], -1, &st, NULL) != SQLITE_OK)
-            return fail(s, "job_prune");
-        sqlite3_bind_int64(st, 2, k == 0 ? before_us : keep_max);
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) cb((const char *)sqlite3_column_text(st, 0), arg);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) return fail(s, "job_prune");
+    sqlite3_stmt *st;
+    int ret;
+    /* Expiry. "expires_at > 0" is spelled out so the partial index
+     * jobs_expires applies; the state test keeps a live job whose
+     * expires_at was left set from being deleted under the engine. */
+    if (sqlite3_prepare_v2(s->db,
+                           "DELETE FROM jobs WHERE expires_at > 0 AND expires_at <= ?1 AND "
+                           "state IN " FINAL_STATES " RETURNING id, queue, state, expires_at",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "job_prune");
+    sqlite3_bind_int64(st, 1, now_us);
+    if ((ret = prune_pass(s, st, cb, arg))) return ret;
+    /* The cap: everything in `state` past the newest keep_max. The state
+     * goes in as a literal so the partial index jobs_state applies. */
+    if (state >= 0 && keep_max >= 0) {
+        char sql[320];
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs WHERE state=%d%s "
+                 "ORDER BY seq DESC LIMIT -1 OFFSET ?1) RETURNING id, queue, state, ?2",
+                 state, state != SYNQ_JOB_QUEUED && state != SYNQ_JOB_ACTIVE ? PARTIAL : "");
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return fail(s, "job_prune");
+        sqlite3_bind_int64(st, 1, keep_max);
+        sqlite3_bind_int64(st, 2, now_us);
+        if ((ret = prune_pass(s, st, cb, arg))) return ret;
     }
-    return 0;
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM tombstones WHERE expired_at < ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return fail(s, "job_prune");
+    sqlite3_bind_int64(st, 1, tombstone_before_us);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "job_prune");
+}
+
+static int st_tombstone_get(synq_store_t *base, const char *id, int64_t *expired_at)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT expired_at FROM tombstones WHERE id=?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return fail(s, "tombstone_get");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st), ret = 0;
+    if (rc == SQLITE_ROW)
+        *expired_at = sqlite3_column_int64(st, 0);
+    else
+        ret = rc == SQLITE_DONE ? SYNQ_ENOTFOUND : fail(s, "tombstone_get");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int st_job_list_batch(synq_store_t *base, const char *batch, synq_store_job_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st;
+    /* batch=?1 implies "batch IS NOT NULL": the partial index jobs_batch applies */
+    if (sqlite3_prepare_v2(s->db, "SELECT " JOB_COLS " FROM jobs WHERE batch=?1 ORDER BY seq", -1,
+                           &st, NULL) != SQLITE_OK)
+        return fail(s, "job_list_batch");
+    sqlite3_bind_text(st, 1, batch, -1, SQLITE_STATIC);
+    return run_rows(s, st, cb, arg);
+}
+
+static int st_job_states(synq_store_t *base, const char *const *ids, size_t n,
+                         void (*cb)(const char *id, synq_job_state_t st, void *arg), void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT state FROM jobs WHERE id=?1", -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "job_states");
+    int rc = SQLITE_DONE;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            cb(ids[i], (synq_job_state_t)sqlite3_column_int(st, 0), arg);
+            rc = SQLITE_DONE;
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) break;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "job_states");
 }
 
 static int st_queue_set_paused(synq_store_t *base, const char *queue, bool paused)
@@ -421,15 +608,34 @@ static int st_queue_set_paused(synq_store_t *base, const char *queue, bool pause
     return rc == SQLITE_DONE ? 0 : fail(s, "queue_set_paused");
 }
 
+static int st_queue_set_config(synq_store_t *base, const char *queue, const char *config)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO queues(name, config) VALUES(?1, ?2) "
+                           "ON CONFLICT(name) DO UPDATE SET config=excluded.config",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "queue_set_config");
+    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
+    bind_text(st, 2, config);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "queue_set_config");
+}
+
 static int st_queue_load(synq_store_t *base, synq_store_queue_cb cb, void *arg)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT name, paused FROM queues", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT name, paused, config FROM queues", -1, &st, NULL) !=
+        SQLITE_OK)
         return fail(s, "queue_load");
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        cb((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1) != 0, arg);
+        cb((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1) != 0,
+           (const char *)sqlite3_column_text(st, 2), arg);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : fail(s, "queue_load");
 }
@@ -566,17 +772,308 @@ static int st_run_prune(synq_store_t *base, const char *schedule, int keep)
     return step_write(s, s->run_prune, "run_prune");
 }
 
+/* ---- idempotency keys ---------------------------------------------------- */
+
+static int st_idem_get(synq_store_t *base, const char *key, synq_idem_row_t *out)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st = s->idem_get;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st), ret = 0;
+    if (rc == SQLITE_ROW) {
+        /* the strings are copied into one buffer the store owns, so they
+         * outlive the statement's reset (a statement left stepping would
+         * hold a read snapshot open across commits) */
+        static const int text_cols[] = {0, 1, 3, 4};
+        const char **dst[] = {&out->key, &out->fingerprint, &out->job_id, &out->body};
+        size_t total = 0, len[4];
+        for (int k = 0; k < 4; k++) {
+            len[k] = (size_t)sqlite3_column_bytes(st, text_cols[k]);
+            total += len[k] + 1;
+        }
+        free(s->idem_buf);
+        s->idem_buf = synq_malloc(total);
+        char *p = s->idem_buf;
+        for (int k = 0; k < 4; k++) {
+            const unsigned char *t = sqlite3_column_text(st, text_cols[k]);
+            if (t == NULL) {
+                *dst[k] = NULL;
+                continue;
+            }
+            memcpy(p, t, len[k]);
+            p[len[k]] = '\0';
+            *dst[k] = p;
+            p += len[k] + 1;
+        }
+        out->status = sqlite3_column_int(st, 2);
+        out->created_at = sqlite3_column_int64(st, 5);
+    } else {
+        ret = rc == SQLITE_DONE ? SYNQ_ENOTFOUND : fail(s, "idem_get");
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return ret;
+}
+
+static int st_idem_put(synq_store_t *base, const synq_idem_row_t *row)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_stmt *st = s->idem_put;
+    sqlite3_bind_text(st, 1, row->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, row->fingerprint, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, row->status);
+    bind_text(st, 4, row->job_id);
+    bind_text(st, 5, row->body);
+    sqlite3_bind_int64(st, 6, row->created_at);
+    return step_write(s, st, "idem_put");
+}
+
+/* Runs a one-off write statement with one int64 parameter. */
+static int exec_write_i64(sqlite_store_t *s, const char *sql, int64_t v, const char *what)
+{
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return fail(s, what);
+    sqlite3_bind_int64(st, 1, v);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, what);
+}
+
+static int st_idem_prune(synq_store_t *base, int64_t before_us)
+{
+    return exec_write_i64((sqlite_store_t *)base, "DELETE FROM idempotency WHERE created_at < ?1",
+                          before_us, "idem_prune");
+}
+
+/* ---- job events ---------------------------------------------------------- */
+
+/* The store keeps every event it is given: the engine caps how many a job
+ * appends (nevents). */
+static int st_event_append(synq_store_t *base, const char *job_id, const synq_event_row_t *ev)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_stmt *st = s->ev_append;
+    sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, ev->n);
+    sqlite3_bind_int64(st, 3, ev->at);
+    sqlite3_bind_int(st, 4, (int)ev->kind);
+    sqlite3_bind_text(st, 5, ev->data, -1, SQLITE_STATIC);
+    return step_write(s, st, "event_append");
+}
+
+static int st_event_list(synq_store_t *base, const char *job_id, int64_t after_n,
+                         synq_store_event_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT n, at, kind, data FROM job_events WHERE job_id=?1 AND n>?2 "
+                           "ORDER BY n",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "event_list");
+    sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, after_n);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        synq_event_row_t ev = {
+            .n = sqlite3_column_int64(st, 0),
+            .at = sqlite3_column_int64(st, 1),
+            .kind = (synq_event_kind_t)sqlite3_column_int(st, 2),
+            .data = (const char *)sqlite3_column_text(st, 3),
+        };
+        cb(&ev, arg);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "event_list");
+}
+
+/* ---- batches ------------------------------------------------------------- */
+
+static int st_batch_put(synq_store_t *base, const synq_batch_row_t *r)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_stmt *st;
+    /* an upsert, not INSERT OR REPLACE: the row keeps its rowid (and so its
+     * place in batch_load's order) */
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO batches(id,spec,state,counts,created_at,committed_at,"
+                           "done_at) VALUES(?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(id) DO UPDATE SET "
+                           "spec=excluded.spec,state=excluded.state,counts=excluded.counts,"
+                           "created_at=excluded.created_at,committed_at=excluded.committed_at,"
+                           "done_at=excluded.done_at",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "batch_put");
+    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->spec, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, (int)r->state);
+    bind_text(st, 4, r->counts);
+    sqlite3_bind_int64(st, 5, r->created_at);
+    sqlite3_bind_int64(st, 6, r->committed_at);
+    sqlite3_bind_int64(st, 7, r->done_at);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "batch_put");
+}
+
+#define BATCH_COLS "id,spec,state,counts,created_at,committed_at,done_at"
+
+/* Calls cb for each row of a SELECT BATCH_COLS; finalizes st. Returns 0,
+ * SYNQ_ENOTFOUND when want_one and no row came, or SYNQ_ESTORE. */
+static int batch_rows(sqlite_store_t *s, sqlite3_stmt *st, bool want_one, synq_store_batch_cb cb,
+                      void *arg)
+{
+    int rc, rows = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        synq_batch_row_t r = {
+            .id = (const char *)sqlite3_column_text(st, 0),
+            .spec = (const char *)sqlite3_column_text(st, 1),
+            .state = (synq_batch_state_t)sqlite3_column_int(st, 2),
+            .counts = (const char *)sqlite3_column_text(st, 3),
+            .created_at = sqlite3_column_int64(st, 4),
+            .committed_at = sqlite3_column_int64(st, 5),
+            .done_at = sqlite3_column_int64(st, 6),
+        };
+        rows++;
+        if (cb) cb(&r, arg);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(s, "batch");
+    return want_one && rows == 0 ? SYNQ_ENOTFOUND : 0;
+}
+
+static int st_batch_load(synq_store_t *base, synq_store_batch_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st;
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT " BATCH_COLS " FROM batches WHERE state != %d ORDER BY rowid",
+             SYNQ_BATCH_DONE);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return fail(s, "batch_load");
+    return batch_rows(s, st, false, cb, arg);
+}
+
+static int st_batch_get(synq_store_t *base, const char *id, synq_store_batch_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT " BATCH_COLS " FROM batches WHERE id=?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return fail(s, "batch_get");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    return batch_rows(s, st, true, cb, arg);
+}
+
+/* ---- callback deliveries ------------------------------------------------- */
+
+#define DELIVERY_COLS                                                                              \
+    "id,job_id,event,url,payload,secrets,traceparent,state,attempts,next_at,created_at,"           \
+    "updated_at,log"
+
+static int st_delivery_put(synq_store_t *base, const synq_delivery_row_t *r)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    if (ensure_txn(s)) return SYNQ_ESTORE;
+    sqlite3_stmt *st = s->dlv_put;
+    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->event, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->url, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->payload, -1, SQLITE_STATIC);
+    bind_text(st, 6, r->secrets);
+    bind_text(st, 7, r->traceparent);
+    sqlite3_bind_int(st, 8, (int)r->state);
+    sqlite3_bind_int(st, 9, r->attempts);
+    sqlite3_bind_int64(st, 10, r->next_at);
+    sqlite3_bind_int64(st, 11, r->created_at);
+    sqlite3_bind_int64(st, 12, r->updated_at);
+    sqlite3_bind_text(st, 13, r->log, -1, SQLITE_STATIC);
+    return step_write(s, st, "delivery_put");
+}
+
+/* Calls cb for each row of a SELECT DELIVERY_COLS; finalizes st. Returns 0,
+ * SYNQ_ENOTFOUND when want_one and no row came, or SYNQ_ESTORE. */
+static int delivery_rows(sqlite_store_t *s, sqlite3_stmt *st, bool want_one,
+                         synq_store_delivery_cb cb, void *arg)
+{
+    int rc, rows = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        synq_delivery_row_t r = {
+            .id = (const char *)sqlite3_column_text(st, 0),
+            .job_id = (const char *)sqlite3_column_text(st, 1),
+            .event = (const char *)sqlite3_column_text(st, 2),
+            .url = (const char *)sqlite3_column_text(st, 3),
+            .payload = (const char *)sqlite3_column_text(st, 4),
+            .secrets = (const char *)sqlite3_column_text(st, 5),
+            .traceparent = (const char *)sqlite3_column_text(st, 6),
+            .state = (synq_delivery_state_t)sqlite3_column_int(st, 7),
+            .attempts = sqlite3_column_int(st, 8),
+            .next_at = sqlite3_column_int64(st, 9),
+            .created_at = sqlite3_column_int64(st, 10),
+            .updated_at = sqlite3_column_int64(st, 11),
+            .log = (const char *)sqlite3_column_text(st, 12),
+        };
+        rows++;
+        cb(&r, arg);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(s, "delivery");
+    return want_one && rows == 0 ? SYNQ_ENOTFOUND : 0;
+}
+
+static int st_delivery_load_pending(synq_store_t *base, synq_store_delivery_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st;
+    /* "state = 0" literally, for the partial index deliveries_pending */
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT " DELIVERY_COLS " FROM deliveries WHERE state = 0 "
+                           "ORDER BY next_at",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "delivery_load_pending");
+    return delivery_rows(s, st, false, cb, arg);
+}
+
+static int st_delivery_list(synq_store_t *base, const char *job_id, synq_store_delivery_cb cb,
+                            void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT " DELIVERY_COLS " FROM deliveries WHERE job_id=?1 "
+                           "ORDER BY created_at, rowid",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "delivery_list");
+    sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+    return delivery_rows(s, st, false, cb, arg);
+}
+
+static int st_delivery_get(synq_store_t *base, const char *id, synq_store_delivery_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT " DELIVERY_COLS " FROM deliveries WHERE id=?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return fail(s, "delivery_get");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    return delivery_rows(s, st, true, cb, arg);
+}
+
 static void st_close(synq_store_t *base)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
     st_commit(base);
-    sqlite3_stmt *sts[] = {s->begin,       s->commit,    s->insert,   s->update,
-                           s->lease,       s->done,      s->del,      s->get,
-                           s->exists,      s->sched_put, s->sched_state, s->sched_del,
-                           s->run_del,     s->run_ins,   s->run_list, s->run_prune,
-                           s->run_del1,    s->due};
+    sqlite3_stmt *sts[] = {s->begin,       s->commit,    s->insert,    s->update,   s->lease,
+                           s->done,        s->del,       s->get,       s->exists,   s->sched_put,
+                           s->sched_state, s->sched_del, s->run_del,   s->run_ins,  s->run_list,
+                           s->run_prune,   s->run_del1,  s->due,       s->tomb_put, s->ev_del,
+                           s->idem_get,    s->idem_put,  s->ev_append, s->dlv_put};
     for (size_t i = 0; i < SYNQ_ARRAY_LEN(sts); i++) sqlite3_finalize(sts[i]);
     sqlite3_close(s->db);
+    free(s->idem_buf);
     free(s);
 }
 
@@ -594,7 +1091,11 @@ static const synq_store_ops_t ops = {
     .job_load_live = st_job_load_live,
     .job_counts = st_job_counts,
     .job_prune = st_job_prune,
+    .tombstone_get = st_tombstone_get,
+    .job_list_batch = st_job_list_batch,
+    .job_states = st_job_states,
     .queue_set_paused = st_queue_set_paused,
+    .queue_set_config = st_queue_set_config,
     .queue_load = st_queue_load,
     .schedule_put = st_schedule_put,
     .schedule_set_state = st_schedule_set_state,
@@ -604,6 +1105,18 @@ static const synq_store_ops_t ops = {
     .run_delete = st_run_delete,
     .run_list = st_run_list,
     .run_prune = st_run_prune,
+    .idem_get = st_idem_get,
+    .idem_put = st_idem_put,
+    .idem_prune = st_idem_prune,
+    .event_append = st_event_append,
+    .event_list = st_event_list,
+    .batch_put = st_batch_put,
+    .batch_load = st_batch_load,
+    .batch_get = st_batch_get,
+    .delivery_put = st_delivery_put,
+    .delivery_load_pending = st_delivery_load_pending,
+    .delivery_list = st_delivery_list,
+    .delivery_get = st_delivery_get,
     .close = st_close,
 };
 
@@ -684,19 +1197,22 @@ synq_store_t *synq_store_sqlite_open(const char *dir, synq_durability_t durabili
         prepare(s, &s->insert,
                 "INSERT INTO jobs(id,queue,type,args,created_at,priority,state,retry,reserve_for,"
                 "backoff,attempts,run_at,enqueued_at,started_at,finished_at,lease_until,worker,"
-                "result,err_message,err_type,err_backtrace,custom,schedule,fire_at) "
+                "result,err_message,err_type,err_backtrace,custom,unique_key,expires_at,extra,"
+                "schedule,fire_at,grp,batch) "
                 "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
-                "?21,?22,?23,?24)") ||
+                "?21,?22,?23,?24,?25,?26,?27,?28,?29)") ||
         prepare(s, &s->update,
                 "UPDATE jobs SET priority=?1,state=?2,retry=?3,reserve_for=?4,backoff=?5,"
                 "attempts=?6,run_at=?7,enqueued_at=?8,started_at=?9,finished_at=?10,"
                 "lease_until=?11,worker=?12,result=?13,err_message=?14,err_type=?15,"
-                "err_backtrace=?16,custom=?17 WHERE seq=?18") ||
+                "err_backtrace=?16,custom=?17,unique_key=?18,expires_at=?19,extra=?20 "
+                "WHERE seq=?21") ||
         prepare(s, &s->lease,
                 "UPDATE jobs SET state=?1,attempts=?2,started_at=?3,lease_until=?4,worker=?5 "
                 "WHERE seq=?6") ||
         prepare(s, &s->done,
-                "UPDATE jobs SET state=?1,finished_at=?2,lease_until=?3,result=?4 WHERE seq=?5") ||
+                "UPDATE jobs SET state=?1,finished_at=?2,lease_until=?3,result=?4,expires_at=?5,"
+                "extra=?6 WHERE seq=?7") ||
         prepare(s, &s->due, "UPDATE jobs SET state=?1,run_at=?2,enqueued_at=?3 WHERE seq=?4") ||
         prepare(s, &s->del, "DELETE FROM jobs WHERE id=?1") ||
         prepare(s, &s->get, "SELECT " JOB_COLS " FROM jobs WHERE id=?1") ||
@@ -716,7 +1232,26 @@ synq_store_t *synq_store_sqlite_open(const char *dir, synq_durability_t durabili
                 "ORDER BY fire_at DESC LIMIT ?2") ||
         prepare(s, &s->run_prune,
                 "DELETE FROM schedule_runs WHERE schedule=?1 AND fire_at < (SELECT fire_at FROM "
-                "schedule_runs WHERE schedule=?1 ORDER BY fire_at DESC LIMIT 1 OFFSET ?2-1)"))
+                "schedule_runs WHERE schedule=?1 ORDER BY fire_at DESC LIMIT 1 OFFSET ?2-1)") ||
+        prepare(s, &s->tomb_put,
+                "INSERT OR REPLACE INTO tombstones(id,expired_at) VALUES(?1,?2)") ||
+        prepare(s, &s->ev_del, "DELETE FROM job_events WHERE job_id=?1") ||
+        prepare(s, &s->idem_get,
+                "SELECT key,fingerprint,status,job_id,body,created_at FROM idempotency "
+                "WHERE key=?1") ||
+        prepare(s, &s->idem_put,
+                "INSERT INTO idempotency(key,fingerprint,status,job_id,body,created_at) "
+                "VALUES(?1,?2,?3,?4,?5,?6)") ||
+        prepare(s, &s->ev_append,
+                "INSERT INTO job_events(job_id,n,at,kind,data) VALUES(?1,?2,?3,?4,?5)") ||
+        prepare(s, &s->dlv_put,
+                "INSERT INTO deliveries(" DELIVERY_COLS ") "
+                "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13) ON CONFLICT(id) DO UPDATE SET "
+                "job_id=excluded.job_id,event=excluded.event,url=excluded.url,"
+                "payload=excluded.payload,secrets=excluded.secrets,"
+                "traceparent=excluded.traceparent,state=excluded.state,"
+                "attempts=excluded.attempts,next_at=excluded.next_at,"
+                "created_at=excluded.created_at,updated_at=excluded.updated_at,log=excluded.log"))
         goto fail;
     return &s->base;
 fail:

@@ -28,7 +28,10 @@ typedef struct synq_job_filter_s {
 typedef int (*synq_store_job_cb)(synq_job_t *job, void *arg);
 typedef void (*synq_store_count_cb)(const char *queue, synq_job_state_t state, int64_t n,
                                     void *arg);
-typedef void (*synq_store_queue_cb)(const char *queue, bool paused, void *arg);
+/* config: the queue's settings as JSON text (max_active, rate, keep_for,
+ * callback), or NULL. */
+typedef void (*synq_store_queue_cb)(const char *queue, bool paused, const char *config,
+                                    void *arg);
 
 /* A schedule as stored: its definition (JSON text, validated by the
  * scheduler) and its running state. Strings are borrowed. */
@@ -56,6 +59,62 @@ typedef struct synq_run_row_s {
 } synq_run_row_t;
 
 typedef void (*synq_store_schedule_cb)(const synq_schedule_row_t *row, void *arg);
+
+/* A stored Idempotency-Key: the first request's fingerprint (a hash of
+ * method, path and body) and its answer. Strings borrowed. */
+typedef struct synq_idem_row_s {
+    const char *key;
+    const char *fingerprint;
+    int status;           /* the first answer's HTTP status */
+    const char *job_id;   /* the job it created, or NULL */
+    const char *body;     /* the first answer's body (JSON text) */
+    int64_t created_at;
+} synq_idem_row_t;
+
+/* A job's progress report or log line, numbered from 1 per job. */
+typedef enum { SYNQ_EVENT_PROGRESS = 1, SYNQ_EVENT_LOG = 2 } synq_event_kind_t;
+typedef struct synq_event_row_s {
+    int64_t n;
+    int64_t at;
+    synq_event_kind_t kind;
+    const char *data;     /* JSON text */
+} synq_event_row_t;
+typedef void (*synq_store_event_cb)(const synq_event_row_t *ev, void *arg);
+
+/* A batch: its definition (JSON text: description, on_complete, on_success,
+ * callback) and where it is in its life. */
+typedef enum { SYNQ_BATCH_OPEN = 0, SYNQ_BATCH_COMMITTED, SYNQ_BATCH_DONE } synq_batch_state_t;
+typedef struct synq_batch_row_s {
+    const char *id;
+    const char *spec;
+    synq_batch_state_t state;
+    const char *counts;   /* JSON of the final counts once done, else NULL */
+    int64_t created_at, committed_at, done_at;
+} synq_batch_row_t;
+typedef void (*synq_store_batch_cb)(const synq_batch_row_t *row, void *arg);
+
+/* One callback delivery (an event of a job or batch sent to a URL) and its
+ * attempts so far. */
+typedef enum {
+    SYNQ_DELIVERY_PENDING = 0, /* an attempt is due at next_at */
+    SYNQ_DELIVERY_DELIVERED,   /* a 2xx answer came */
+    SYNQ_DELIVERY_FAILED,      /* attempts ran out, or the receiver said 410 */
+} synq_delivery_state_t;
+typedef struct synq_delivery_row_s {
+    const char *id;        /* the webhook-id, the same for every attempt */
+    const char *job_id;    /* or the batch id for batch events */
+    const char *event;     /* "job.completed", "job.dead", "job.progress", "batch.complete"... */
+    const char *url;
+    const char *payload;   /* the exact body sent (JSON text) */
+    const char *secrets;   /* JSON array of whsec_ secrets, or NULL (unsigned) */
+    const char *traceparent; /* or NULL */
+    synq_delivery_state_t state;
+    int attempts;
+    int64_t next_at;       /* pending: when the next attempt is due */
+    int64_t created_at, updated_at;
+    const char *log;       /* JSON array of attempts: {at,status,latency_ms,response,error} */
+} synq_delivery_row_t;
+typedef void (*synq_store_delivery_cb)(const synq_delivery_row_t *row, void *arg);
 typedef void (*synq_store_run_cb)(const synq_run_row_t *run, void *arg);
 
 typedef struct synq_store_ops_s {
@@ -83,11 +142,26 @@ typedef struct synq_store_ops_s {
     int (*job_load_live)(synq_store_t *s, synq_store_job_cb cb, void *arg);
     /* Job counts by queue and state. */
     int (*job_counts)(synq_store_t *s, synq_store_count_cb cb, void *arg);
-    /* Deletes jobs in `state` finished before `before_us`, and then the
-     * oldest ones beyond `keep_max`; cb reports each deleted job's queue. */
-    int (*job_prune)(synq_store_t *s, synq_job_state_t state, int64_t before_us, int64_t keep_max,
-                     void (*cb)(const char *queue, void *arg), void *arg);
+    /* Deletes final jobs whose expires_at is set and <= now, and then the
+     * oldest (by seq) jobs in `state` beyond `keep_max` (keep_max < 0: no
+     * cap); each deleted job leaves a tombstone (id, expired_at = now for
+     * the cap, else its expires_at) and cb reports its queue and state.
+     * With state < 0 only the expiry pass runs. Also drops tombstones
+     * older than tombstone_before_us. */
+    int (*job_prune)(synq_store_t *s, int state, int64_t now_us, int64_t keep_max,
+                     int64_t tombstone_before_us,
+                     void (*cb)(const char *queue, synq_job_state_t state, void *arg), void *arg);
+    /* 0 and *expired_at when a pruned job left a tombstone, SYNQ_ENOTFOUND. */
+    int (*tombstone_get)(synq_store_t *s, const char *id, int64_t *expired_at);
+    /* The stored jobs with this batch id (any state), oldest first. */
+    int (*job_list_batch)(synq_store_t *s, const char *batch, synq_store_job_cb cb, void *arg);
+    /* State of each stored job named in ids (n of them): cb(id, state) for
+     * those found (dependencies that are already final). */
+    int (*job_states)(synq_store_t *s, const char *const *ids, size_t n,
+                      void (*cb)(const char *id, synq_job_state_t st, void *arg), void *arg);
     int (*queue_set_paused)(synq_store_t *s, const char *queue, bool paused);
+    /* Sets a queue's settings (JSON text, or NULL to clear), creating the row. */
+    int (*queue_set_config)(synq_store_t *s, const char *queue, const char *config);
     int (*queue_load)(synq_store_t *s, synq_store_queue_cb cb, void *arg);
     /* Schedules: insert or replace the whole row; change only paused and
      * last_fire; delete (with its runs); load all. */
@@ -105,6 +179,34 @@ typedef struct synq_store_ops_s {
                     void *arg);
     /* Keeps only the newest `keep` runs of a schedule. */
     int (*run_prune)(synq_store_t *s, const char *schedule, int keep);
+
+    /* Idempotency keys: get (0 / SYNQ_ENOTFOUND; the row's strings valid
+     * until the next store call), insert (SYNQ_ECONFLICT if the key exists),
+     * and forget keys created before before_us. */
+    int (*idem_get)(synq_store_t *s, const char *key, synq_idem_row_t *out);
+    int (*idem_put)(synq_store_t *s, const synq_idem_row_t *row);
+    int (*idem_prune)(synq_store_t *s, int64_t before_us);
+
+    /* Job events: append one (n = the job's previous nevents + 1); list a
+     * job's events with n > after_n in order; deleted with their job (by
+     * job_delete and job_prune) and, beyond keep per job, the oldest. */
+    int (*event_append)(synq_store_t *s, const char *job_id, const synq_event_row_t *ev);
+    int (*event_list)(synq_store_t *s, const char *job_id, int64_t after_n,
+                      synq_store_event_cb cb, void *arg);
+
+    /* Batches: insert or replace the whole row; load those not done; get one
+     * (0 / SYNQ_ENOTFOUND; cb called once). */
+    int (*batch_put)(synq_store_t *s, const synq_batch_row_t *row);
+    int (*batch_load)(synq_store_t *s, synq_store_batch_cb cb, void *arg);
+    int (*batch_get)(synq_store_t *s, const char *id, synq_store_batch_cb cb, void *arg);
+
+    /* Deliveries: insert or replace the whole row; load the pending ones;
+     * list a job's (or batch's) oldest first; get one (SYNQ_ENOTFOUND). */
+    int (*delivery_put)(synq_store_t *s, const synq_delivery_row_t *row);
+    int (*delivery_load_pending)(synq_store_t *s, synq_store_delivery_cb cb, void *arg);
+    int (*delivery_list)(synq_store_t *s, const char *job_id, synq_store_delivery_cb cb,
+                         void *arg);
+    int (*delivery_get)(synq_store_t *s, const char *id, synq_store_delivery_cb cb, void *arg);
     void (*close)(synq_store_t *s);
 } synq_store_ops_t;
 
