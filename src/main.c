@@ -11,6 +11,7 @@
 #include "engine/sched.h"
 #include "net/http.h"
 #include "net/httpc.h"
+#include "engine/callback.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -34,6 +35,7 @@ typedef struct {
     const char *dead_max, *dead_ttl, *completed_max, *completed_ttl;
     const char *header_timeout, *idle_timeout;
     const char *alert_url, *exec_concurrency, *http_concurrency, *crontab;
+    const char *idempotency_ttl, *callback_retry;
 } serve_opts_t;
 
 static const struct {
@@ -66,6 +68,11 @@ static const struct {
      offsetof(serve_opts_t, alert_url)},
     {"exec-concurrency", "SYNQ_EXEC_CONCURRENCY", "4", "built-in exec jobs run at once",
      offsetof(serve_opts_t, exec_concurrency)},
+    {"idempotency-ttl", "SYNQ_IDEMPOTENCY_TTL", "24h", "how long an Idempotency-Key is remembered",
+     offsetof(serve_opts_t, idempotency_ttl)},
+    {"callback-retry", "SYNQ_CALLBACK_RETRY", "5s,5m,30m,2h,5h,10h,10h",
+     "delays between callback delivery attempts (the last one ends it)",
+     offsetof(serve_opts_t, callback_retry)},
     {"http-concurrency", "SYNQ_HTTP_CONCURRENCY", "16", "built-in http jobs run at once",
      offsetof(serve_opts_t, http_concurrency)},
 };
@@ -131,6 +138,7 @@ typedef struct {
     synq_api_t *api;
     synq_http_server_t *http;
     synq_httpc_t *httpc;
+    synq_callbacks_t *callbacks;
     synq_sched_t *sched;
     synq_executor_t *exec, *httpx;
     const char *crontab;
@@ -147,6 +155,8 @@ static void on_engine_closed(void *arg)
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sighup, NULL);
     uv_close((uv_handle_t *)&s->deadline, NULL);
+    synq_callbacks_free(s->callbacks); /* its engine listener is gone now */
+    s->callbacks = NULL;
     synq_log(SYNQ_LOG_INFO, "stopped", NULL);
 }
 
@@ -154,6 +164,9 @@ static void on_module_closed(void *arg)
 {
     server_t *s = arg;
     if (--s->closing > 0) return;
+    /* undelivered callbacks stay pending in the store; stop them before the
+     * client aborts their calls (that would count as failed attempts) */
+    if (s->callbacks) synq_callbacks_close(s->callbacks);
     if (s->httpc) {
         synq_httpc_t *h = s->httpc;
         s->httpc = NULL;
@@ -258,6 +271,7 @@ static void on_signal(uv_signal_t *h, int signum)
     /* modules first: an executor would answer a drained fetch by asking again */
     close_modules(s, 1);
     synq_engine_drain(s->engine);
+    synq_api_close(s->api); /* result waits and event streams end now */
     synq_http_server_close(s->http, on_http_closed, s);
 }
 
@@ -319,6 +333,14 @@ static int serve_main(int argc, char **argv)
     if (!bad && parse_dur(o.completed_ttl, &ecfg.completed_ttl_us)) bad = "--completed-ttl";
     if (!bad && (parse_dur(o.header_timeout, &ht) || ht < 1000)) bad = "--header-timeout";
     if (!bad && (parse_dur(o.idle_timeout, &it) || it < 1000)) bad = "--idle-timeout";
+    int64_t cb_sched[SYNQ_CALLBACKS_MAX_SCHEDULE];
+    size_t ncb = 0;
+    if (!bad && synq_callbacks_parse_schedule(o.callback_retry, cb_sched, SYNQ_ARRAY_LEN(cb_sched),
+                                              &ncb))
+        bad = "--callback-retry";
+    if (!bad && (parse_dur(o.idempotency_ttl, &ecfg.idempotency_ttl_us) ||
+                 ecfg.idempotency_ttl_us < SYNQ_US_PER_SEC))
+        bad = "--idempotency-ttl";
     if (!bad && (parse_count(o.exec_concurrency, &exec_n) || exec_n < 1 || exec_n > 1024))
         bad = "--exec-concurrency";
     if (!bad && (parse_count(o.http_concurrency, &http_n) || http_n < 1 || http_n > 4096))
@@ -341,6 +363,11 @@ static int serve_main(int argc, char **argv)
     if (store == NULL) return 1;
     s.engine = synq_engine_new(s.loop, store, &ecfg);
     s.httpc = synq_httpc_new(s.loop, (int)http_n);
+    synq_callbacks_config_t ccfg;
+    synq_callbacks_config_init(&ccfg);
+    ccfg.schedule_us = cb_sched;
+    ccfg.nschedule = ncb;
+    s.callbacks = synq_callbacks_new(s.engine, s.httpc, &ccfg);
     synq_sched_config_t scfg = {.alert_url = *o.alert_url ? o.alert_url : NULL, .httpc = s.httpc};
     s.sched = synq_sched_new(s.engine, &scfg);
     s.exec = synq_executor_new(s.engine, SYNQ_EXECUTOR_EXEC, (int)exec_n, NULL);
@@ -354,6 +381,7 @@ static int serve_main(int argc, char **argv)
     }
     synq_sched_started(s.sched);
     s.api = synq_api_new(s.engine, s.sched);
+    synq_api_set_callbacks(s.api, s.callbacks);
     int err = 0;
     s.http = synq_http_server_start(s.loop, o.http, &hcfg, synq_api_handle, s.api, &err);
     if (s.http == NULL) {

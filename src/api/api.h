@@ -12,7 +12,13 @@ typedef struct synq_api_s synq_api_t;
 
 /* engine and sched are borrowed and must outlive the API object. */
 synq_api_t *synq_api_new(synq_engine_t *engine, synq_sched_t *sched);
+/* Ends long-lived requests (result waits, event streams): call before the
+ * HTTP server closes. synq_api_free calls it too. */
+void synq_api_close(synq_api_t *api);
 void synq_api_free(synq_api_t *api);
+/* The callback deliveries object, for the deliveries endpoints. */
+typedef struct synq_callbacks_s synq_callbacks_t;
+void synq_api_set_callbacks(synq_api_t *api, synq_callbacks_t *callbacks);
 /* The synq_http_handler_cb for the server; arg is the synq_api_t. */
 void synq_api_handle(synq_http_req_t *req, void *arg);
 

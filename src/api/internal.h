@@ -10,9 +10,16 @@
 
 #define SYNQ_API_MAX_PARAMS 2
 
+typedef struct synq_job_streams_s synq_job_streams_t;
+typedef struct synq_callbacks_s synq_callbacks_t;
+typedef struct synq_results_s synq_results_t;
+
 struct synq_api_s {
     synq_engine_t *engine;
     synq_sched_t *sched;
+    synq_callbacks_t *callbacks; /* callback deliveries (engine/callback.h) */
+    synq_job_streams_t *streams; /* SSE job event streams (api/job_events.c) */
+    synq_results_t *results;     /* requests waiting for a job to finish (api/jobs.c) */
 };
 
 typedef struct synq_api_ctx_s {
@@ -52,6 +59,32 @@ void synq_api_jobs_retry(synq_api_ctx_t *ctx);
 void synq_api_jobs_cancel(synq_api_ctx_t *ctx);
 void synq_api_jobs_fetch(synq_api_ctx_t *ctx);
 void synq_api_jobs_ack_many(synq_api_ctx_t *ctx);
+void synq_api_jobs_progress(synq_api_ctx_t *ctx);
+void synq_api_jobs_log(synq_api_ctx_t *ctx);
+/* Result waiting and idempotency state (api/jobs.c). */
+void synq_api_results_init(synq_api_t *api);
+void synq_api_results_close(synq_api_t *api);
+/* Idempotency-Key: true when the request was answered (replay, mismatch,
+ * in flight, bad key); else *key (NULL = none) and fp for _record. */
+bool synq_api_idem_check(synq_api_ctx_t *ctx, const char **key, char fp[65]);
+void synq_api_idem_record(synq_api_ctx_t *ctx, const char *key, const char *fp, int status,
+                          const char *job_id, const synq_buf_t *body);
+/* Parses n jobs (arr is one object unless many) with the request's
+ * traceparent; false after replying 422. */
+bool synq_api_jobs_parse(synq_api_ctx_t *ctx, const json_t *arr, size_t n, bool many,
+                         const char *prefix_name, synq_job_t **jobs);
+void synq_api_enqueue_error(synq_api_ctx_t *ctx, int rc, synq_job_t **jobs, size_t bad,
+                            bool many, const char *prefix_name);
+/* handlers: api/batches.c */
+void synq_api_batches_create(synq_api_ctx_t *ctx);
+void synq_api_batches_get(synq_api_ctx_t *ctx);
+void synq_api_batches_add(synq_api_ctx_t *ctx);
+void synq_api_batches_commit(synq_api_ctx_t *ctx);
+/* api/queues.c */
+void synq_api_queues_get(synq_api_ctx_t *ctx);
+void synq_api_queues_put(synq_api_ctx_t *ctx);
+/* Shuts the API's long-lived requests down (waits, streams). */
+void synq_api_close(synq_api_t *api);
 /* handlers: api/queues.c */
 void synq_api_queues_list(synq_api_ctx_t *ctx);
 void synq_api_queues_pause(synq_api_ctx_t *ctx);
@@ -68,5 +101,14 @@ void synq_api_schedules_trigger(synq_api_ctx_t *ctx);
 void synq_api_schedules_next(synq_api_ctx_t *ctx);
 void synq_api_schedules_import(synq_api_ctx_t *ctx);
 void synq_api_cron_next(synq_api_ctx_t *ctx);
+/* handlers: api/job_events.c (SSE stream of one job) */
+void synq_api_jobs_events(synq_api_ctx_t *ctx);
+void synq_api_job_streams_init(synq_api_t *api);
+/* Ends every open stream (shutdown) and frees the registry. */
+void synq_api_job_streams_close(synq_api_t *api);
+/* handlers: api/deliveries.c */
+void synq_api_jobs_deliveries(synq_api_ctx_t *ctx);
+void synq_api_deliveries_get(synq_api_ctx_t *ctx);
+void synq_api_deliveries_replay(synq_api_ctx_t *ctx);
 
 #endif

@@ -63,3 +63,35 @@ void synq_api_queues_purge(synq_api_ctx_t *ctx)
     synq_buf_printf(&out, "{\"purged\":%lld}", (long long)n);
     synq_api_reply_committed(ctx, 200, &out);
 }
+
+void synq_api_queues_get(synq_api_ctx_t *ctx)
+{
+    if (!valid_name(ctx)) return;
+    synq_buf_t out;
+    synq_buf_init(&out);
+    int rc = synq_engine_queue_get(ctx->engine, ctx->params[0], &out);
+    if (rc == 0)
+        synq_api_reply(ctx, 200, &out);
+    else
+        synq_api_engine_error(ctx, rc, "queue");
+    synq_buf_release(&out);
+}
+
+/* PUT /v1/queues/{q}: replaces the queue's settings (max_active, rate,
+ * keep_for, callback); an empty object clears them. */
+void synq_api_queues_put(synq_api_ctx_t *ctx)
+{
+    if (!valid_name(ctx)) return;
+    bool failed;
+    json_t *body = synq_api_body(ctx, true, &failed);
+    if (failed) return;
+    char err[256];
+    synq_buf_t out;
+    synq_buf_init(&out);
+    if (synq_engine_queue_configure(ctx->engine, ctx->params[0], body, err, sizeof err, &out) == 0)
+        synq_api_reply_committed(ctx, 200, &out);
+    else
+        synq_api_invalid(ctx, NULL, err);
+    synq_buf_release(&out);
+    json_decref(body);
+}

@@ -5,6 +5,8 @@
 
 #include "api/internal.h"
 
+#include "core/timeutil.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,9 +28,21 @@ static const route_t routes[] = {
     {SYNQ_HTTP_POST, "/v1/jobs/{}/heartbeat", synq_api_jobs_heartbeat},
     {SYNQ_HTTP_POST, "/v1/jobs/{}/retry", synq_api_jobs_retry},
     {SYNQ_HTTP_POST, "/v1/jobs/{}/cancel", synq_api_jobs_cancel},
+    {SYNQ_HTTP_POST, "/v1/jobs/{}/progress", synq_api_jobs_progress},
+    {SYNQ_HTTP_POST, "/v1/jobs/{}/log", synq_api_jobs_log},
+    {SYNQ_HTTP_GET, "/v1/jobs/{}/events", synq_api_jobs_events},
+    {SYNQ_HTTP_GET, "/v1/jobs/{}/deliveries", synq_api_jobs_deliveries},
+    {SYNQ_HTTP_GET, "/v1/deliveries/{}", synq_api_deliveries_get},
+    {SYNQ_HTTP_POST, "/v1/deliveries/{}/replay", synq_api_deliveries_replay},
+    {SYNQ_HTTP_POST, "/v1/batches", synq_api_batches_create},
+    {SYNQ_HTTP_GET, "/v1/batches/{}", synq_api_batches_get},
+    {SYNQ_HTTP_POST, "/v1/batches/{}/jobs", synq_api_batches_add},
+    {SYNQ_HTTP_POST, "/v1/batches/{}/commit", synq_api_batches_commit},
     {SYNQ_HTTP_POST, "/v1/fetch", synq_api_jobs_fetch},
     {SYNQ_HTTP_POST, "/v1/ack", synq_api_jobs_ack_many},
     {SYNQ_HTTP_GET, "/v1/queues", synq_api_queues_list},
+    {SYNQ_HTTP_GET, "/v1/queues/{}", synq_api_queues_get},
+    {SYNQ_HTTP_PUT, "/v1/queues/{}", synq_api_queues_put},
     {SYNQ_HTTP_POST, "/v1/queues/{}/pause", synq_api_queues_pause},
     {SYNQ_HTTP_POST, "/v1/queues/{}/resume", synq_api_queues_resume},
     {SYNQ_HTTP_DELETE, "/v1/queues/{}", synq_api_queues_purge},
@@ -112,11 +126,25 @@ synq_api_t *synq_api_new(synq_engine_t *engine, synq_sched_t *sched)
     synq_api_t *api = synq_calloc(1, sizeof *api);
     api->engine = engine;
     api->sched = sched;
+    synq_api_results_init(api);
+    synq_api_job_streams_init(api);
     return api;
+}
+
+void synq_api_set_callbacks(synq_api_t *api, synq_callbacks_t *callbacks)
+{
+    api->callbacks = callbacks;
+}
+
+void synq_api_close(synq_api_t *api)
+{
+    synq_api_job_streams_close(api);
+    synq_api_results_close(api);
 }
 
 void synq_api_free(synq_api_t *api)
 {
+    synq_api_close(api);
     free(api);
 }
 
@@ -164,10 +192,31 @@ void synq_api_error(synq_api_ctx_t *ctx, int status, const char *code, const cha
 void synq_api_engine_error(synq_api_ctx_t *ctx, int rc, const char *what)
 {
     char msg[256];
+    int64_t at;
     switch (rc) {
     case SYNQ_ENOTFOUND:
+        /* a job id we pruned is gone (410), not unknown (404) */
+        if (strcmp(what, "job") == 0 &&
+            synq_engine_expired_at(ctx->engine, ctx->params[0], &at) == 0) {
+            char ts[40], body[400];
+            ts[synq_rfc3339_format(at, ts)] = '\0';
+            snprintf(body, sizeof body,
+                     "{\"error\":{\"code\":\"expired\",\"message\":\"job %s expired at %s and "
+                     "was pruned\",\"expired_at\":\"%s\"}}",
+                     ctx->params[0], ts, ts);
+            synq_http_respond(ctx->req, 410, "application/json", NULL, body, strlen(body));
+            break;
+        }
         snprintf(msg, sizeof msg, "%s not found", what);
         synq_api_error(ctx, 404, "not_found", msg, NULL);
+        break;
+    case SYNQ_ECANCELLED:
+        synq_api_error(ctx, 409, "cancelled", "the job was cancelled while it ran; stop working on it",
+                       NULL);
+        break;
+    case SYNQ_EINVAL:
+        snprintf(msg, sizeof msg, "the %s request is invalid", what);
+        synq_api_error(ctx, 422, "invalid_field", msg, NULL);
         break;
     case SYNQ_ELEASE:
         synq_api_error(ctx, 409, "lease_lost",

@@ -57,6 +57,8 @@ const char *synq_strerror(int err)
     case SYNQ_ESTORE: return "storage failure";
     case SYNQ_ETOOBIG: return "too large";
     case SYNQ_EPROTO: return "protocol error";
+    case SYNQ_EEXPIRED: return "expired";
+    case SYNQ_ECANCELLED: return "cancelled";
     default: return err > -4096 ? uv_strerror(err) : "unknown error";
     }
 }

@@ -2,14 +2,17 @@
 #include "core/job.h"
 
 #include "core/id.h"
+#include "core/webhook.h"
 #include "core/timeutil.h"
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const state_names[SYNQ_JOB_NSTATES] = {
-    "scheduled", "queued", "active", "retry", "completed", "dead", "cancelled",
+    "scheduled", "queued", "active", "retry", "completed", "dead", "cancelled", "waiting",
 };
 
 const char *synq_job_state_name(synq_job_state_t s)
@@ -59,8 +62,7 @@ int synq_job_transition(synq_job_t *job, synq_job_event_t ev)
         next = SYNQ_JOB_QUEUED;
         break;
     case SYNQ_JOB_EV_CANCEL:
-        if (s != SYNQ_JOB_SCHEDULED && s != SYNQ_JOB_QUEUED && s != SYNQ_JOB_RETRY)
-            return SYNQ_ECONFLICT;
+        if (synq_job_state_terminal(s)) return SYNQ_ECONFLICT;
         next = SYNQ_JOB_CANCELLED;
         break;
     default:
@@ -114,6 +116,14 @@ void synq_job_free(synq_job_t *job)
     free(job->err_type);
     free(job->err_backtrace);
     free(job->schedule);
+    free(job->group);
+    free(job->batch);
+    free(job->unique_key);
+    free(job->traceparent);
+    free(job->callback);
+    free(job->depends_on);
+    free(job->dep_results);
+    free(job->progress);
     free(job);
 }
 
@@ -168,6 +178,202 @@ static char *dump(const json_t *v)
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (s == NULL) abort(); /* only on OOM */
     return s;
+}
+
+bool synq_traceparent_valid(const char *s)
+{
+    /* W3C Trace Context §3.2: 00-<32 hex trace-id>-<16 hex parent-id>-<2 hex flags>,
+     * lowercase, ids not all zero; version ff is invalid */
+    static const int lens[4] = {2, 32, 16, 2};
+    const char *p = s;
+    for (int f = 0; f < 4; f++) {
+        bool nonzero = false;
+        for (int i = 0; i < lens[f]; i++, p++) {
+            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return false;
+            if (*p != '0') nonzero = true;
+        }
+        if ((f == 1 || f == 2) && !nonzero) return false;
+        if (f < 3 && *p++ != '-') return false;
+    }
+    return *p == '\0' && strncmp(s, "ff", 2) != 0;
+}
+
+static const char *const cb_event_names[] = {"completed", "dead", "cancelled", "progress"};
+
+int synq_job_callback_events(const char *callback_json)
+{
+    if (callback_json == NULL) return 0;
+    /* the stored form lists events as plain names: a substring test suffices */
+    const char *ev = strstr(callback_json, "\"events\":[");
+    if (ev == NULL) return 0;
+    const char *end = strchr(ev, ']');
+    int mask = 0;
+    for (int i = 0; i < 4; i++) {
+        char q[16];
+        snprintf(q, sizeof q, "\"%s\"", cb_event_names[i]);
+        const char *hit = strstr(ev, q);
+        if (hit && (end == NULL || hit < end)) mask |= 1 << i;
+    }
+    return mask;
+}
+
+static bool plain_string(const json_t *v, size_t max)
+{
+    return json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= max &&
+           strlen(json_string_value(v)) == json_string_length(v);
+}
+
+/* Parses callback {url, events?, secret?} into its stored form. */
+int synq_job_callback_parse(const json_t *v, char **out, char *err, size_t errlen)
+{
+    json_t *norm = NULL;
+    if (!json_is_object(v)) FAIL("callback: must be an object with a url");
+    const json_t *url = json_object_get(v, "url");
+    if (!plain_string(url, 2048) || (strncmp(json_string_value(url), "http://", 7) != 0 &&
+                                     strncmp(json_string_value(url), "https://", 8) != 0))
+        FAIL("callback.url: must be an http:// or https:// URL of at most 2048 bytes");
+    norm = json_object();
+    json_object_set(norm, "url", (json_t *)url);
+    json_t *events = json_array();
+    json_object_set_new(norm, "events", events);
+    const json_t *ev = json_object_get(v, "events");
+    if (ev == NULL || json_is_null(ev)) {
+        json_array_append_new(events, json_string("completed"));
+        json_array_append_new(events, json_string("dead"));
+    } else {
+        if (!json_is_array(ev) || json_array_size(ev) == 0)
+            FAIL("callback.events: must be a non-empty array of completed, dead, cancelled, progress");
+        size_t i;
+        const json_t *e;
+        json_array_foreach(ev, i, e) {
+            int k = -1;
+            for (int n = 0; n < 4 && json_is_string(e); n++)
+                if (strcmp(json_string_value(e), cb_event_names[n]) == 0) k = n;
+            if (k < 0)
+                FAIL("callback.events: each must be one of completed, dead, cancelled, progress");
+            json_array_append_new(events, json_string(cb_event_names[k]));
+        }
+    }
+    const json_t *sec = json_object_get(v, "secret");
+    if (sec == NULL || json_is_null(sec)) sec = json_object_get(v, "secrets");
+    if (sec && !json_is_null(sec)) {
+        json_t *list = json_array();
+        json_object_set_new(norm, "secrets", list);
+        size_t n = json_is_array(sec) ? json_array_size(sec) : 1;
+        if (n == 0 || n > 8) FAIL("callback.secret: give 1 to 8 secrets");
+        for (size_t i = 0; i < n; i++) {
+            const json_t *one = json_is_array(sec) ? json_array_get(sec, i) : sec;
+            unsigned char key[64];
+            size_t keylen;
+            if (!json_is_string(one) ||
+                synq_webhook_secret_decode(json_string_value(one), key, &keylen) != 0)
+                FAIL("callback.secret: must be \"whsec_\" followed by base64 of 24 to 64 "
+                     "bytes (or a list of them)");
+            json_array_append(list, (json_t *)one);
+        }
+    }
+    *out = dump(norm);
+    json_decref(norm);
+    return 0;
+fail:
+    json_decref(norm);
+    return SYNQ_EINVAL;
+}
+
+/* sha256 of queue, type and canonical args: the default unique key. */
+static char *default_unique_key(const synq_job_t *job)
+{
+    json_t *args = json_loads(job->args, JSON_DECODE_ANY, NULL);
+    char *canon = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+                       : synq_strdup(job->args);
+    json_decref(args);
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (c == NULL) abort();
+    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    EVP_DigestUpdate(c, job->queue, strlen(job->queue) + 1);
+    EVP_DigestUpdate(c, job->type, strlen(job->type) + 1);
+    EVP_DigestUpdate(c, canon, strlen(canon));
+    EVP_DigestFinal_ex(c, md, NULL);
+    EVP_MD_CTX_free(c);
+    free(canon);
+    char *key = synq_malloc(7 + 2 * SHA256_DIGEST_LENGTH + 1);
+    memcpy(key, "sha256:", 7);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) sprintf(key + 7 + 2 * i, "%02x", md[i]);
+    return key;
+}
+
+/* group, unique, callback, depends_on, keep_for, traceparent. */
+static int parse_options(synq_job_t *job, const json_t *obj, int64_t now_us, char *err,
+                         size_t errlen)
+{
+    const json_t *v;
+    if ((v = json_object_get(obj, "group")) && !json_is_null(v)) {
+        if (!plain_string(v, SYNQ_GROUP_MAX))
+            FAIL("group: must be a non-empty string of at most %d bytes", SYNQ_GROUP_MAX);
+        job->group = synq_strdup(json_string_value(v));
+    }
+    if ((v = json_object_get(obj, "unique")) && !json_is_null(v)) {
+        if (!json_is_object(v)) FAIL("unique: must be an object {key?, for, until?}");
+        const json_t *f = json_object_get(v, "for");
+        int64_t for_us;
+        if (f == NULL || duration_field(f, &for_us) || for_us < SYNQ_US_PER_SEC / 1000)
+            FAIL("unique.for: required, a duration such as \"10m\"");
+        const json_t *u = json_object_get(v, "until");
+        if (u && !json_is_null(u)) {
+            if (json_is_string(u) && strcmp(json_string_value(u), "start") == 0)
+                job->unique_until_start = true;
+            else if (!json_is_string(u) || strcmp(json_string_value(u), "success") != 0)
+                FAIL("unique.until: must be \"start\" or \"success\"");
+        }
+        const json_t *k = json_object_get(v, "key");
+        if (k && !json_is_null(k)) {
+            if (!plain_string(k, SYNQ_GROUP_MAX))
+                FAIL("unique.key: must be a non-empty string of at most %d bytes", SYNQ_GROUP_MAX);
+            size_t n = json_string_length(k);
+            job->unique_key = synq_malloc(n + 5);
+            memcpy(job->unique_key, "key:", 4);
+            memcpy(job->unique_key + 4, json_string_value(k), n + 1);
+        } else {
+            job->unique_key = default_unique_key(job);
+        }
+        job->unique_until_us = now_us + for_us;
+    }
+    if ((v = json_object_get(obj, "callback")) && !json_is_null(v)) {
+        if (synq_job_callback_parse(v, &job->callback, err, errlen)) goto fail;
+    }
+    if ((v = json_object_get(obj, "depends_on")) && !json_is_null(v)) {
+        if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > SYNQ_JOB_MAX_DEPS)
+            FAIL("depends_on: must be an array of 1 to %d job ids", SYNQ_JOB_MAX_DEPS);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            const json_t *d = json_array_get(v, i);
+            if (!json_is_string(d) || !synq_id_valid(json_string_value(d), json_string_length(d)))
+                FAIL("depends_on: each must be a job id");
+            for (size_t k = 0; k < i; k++)
+                if (json_equal(d, json_array_get(v, k)))
+                    FAIL("depends_on: %s is listed twice", json_string_value(d));
+        }
+        job->depends_on = dump(v);
+    }
+    if ((v = json_object_get(obj, "on_dependency_failure")) && !json_is_null(v)) {
+        if (json_is_string(v) && strcmp(json_string_value(v), "run") == 0)
+            job->run_on_dep_failure = true;
+        else if (!json_is_string(v) || strcmp(json_string_value(v), "cancel") != 0)
+            FAIL("on_dependency_failure: must be \"cancel\" or \"run\"");
+    }
+    if ((v = json_object_get(obj, "keep_for")) && !json_is_null(v)) {
+        if (duration_field(v, &job->keep_for_us) || job->keep_for_us < SYNQ_US_PER_SEC)
+            FAIL("keep_for: must be a duration of at least 1s, such as \"7d\"");
+    }
+    if ((v = json_object_get(obj, "traceparent")) && !json_is_null(v)) {
+        if (!json_is_string(v) || !synq_traceparent_valid(json_string_value(v)))
+            FAIL("traceparent: must be a W3C traceparent such as "
+                 "\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"");
+        job->traceparent = synq_strdup(json_string_value(v));
+    }
+    return 0;
+fail:
+    return SYNQ_EINVAL;
 }
 
 synq_job_t *synq_job_from_json(const json_t *obj, int64_t now_us, char *err, size_t errlen)
@@ -234,6 +440,8 @@ synq_job_t *synq_job_from_json(const json_t *obj, int64_t now_us, char *err, siz
         if (!json_is_object(v)) FAIL("custom: must be an object");
         job->custom = dump(v);
     }
+
+    if (parse_options(job, obj, now_us, err, errlen)) goto fail;
 
     const json_t *at = json_object_get(obj, "run_at");
     const json_t *delay = json_object_get(obj, "delay");
@@ -351,5 +559,100 @@ void synq_job_to_json(const synq_job_t *job, synq_buf_t *out)
         put_str(out, "schedule", job->schedule);
         put_time(out, "fire_at", job->fire_at);
     }
+    if (job->group) put_str(out, "group", job->group);
+    if (job->batch) put_str(out, "batch", job->batch);
+    if (job->unique_key) {
+        synq_buf_puts(out, ",\"unique\":{\"key\":");
+        synq_buf_json_str(out, job->unique_key, strlen(job->unique_key));
+        put_str(out, "until", job->unique_until_start ? "start" : "success");
+        put_time(out, "expires_at", job->unique_until_us);
+        synq_buf_putc(out, '}');
+    }
+    if (job->traceparent) put_str(out, "traceparent", job->traceparent);
+    if (job->keep_for_us) {
+        put_key(out, "keep_for");
+        synq_buf_printf(out, "%.6g", (double)job->keep_for_us / SYNQ_US_PER_SEC);
+    }
+    if (job->expires_at) put_time(out, "expires_at", job->expires_at);
+    if (job->callback) {
+        /* url and events only: secrets never leave the server */
+        json_t *cb = json_loads(job->callback, 0, NULL);
+        if (cb) {
+            json_object_del(cb, "secrets");
+            char *t = dump(cb);
+            put_raw(out, "callback", t);
+            free(t);
+            json_decref(cb);
+        }
+    }
+    if (job->depends_on) {
+        put_raw(out, "depends_on", job->depends_on);
+        put_str(out, "on_dependency_failure", job->run_on_dep_failure ? "run" : "cancel");
+    }
+    if (job->dep_results) put_raw(out, "dependency_results", job->dep_results);
+    if (job->progress) put_raw(out, "progress", job->progress);
+    if (job->group_blocked) put_int(out, "group_blocked", job->group_blocked);
     synq_buf_putc(out, '}');
+}
+
+/* ---- the extra column ------------------------------------------------------ */
+
+static void set_raw(json_t *o, const char *key, const char *text)
+{
+    json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    if (v) json_object_set_new(o, key, v);
+}
+
+char *synq_job_extra_dump(const synq_job_t *job)
+{
+    if (!job->unique_key && !job->traceparent && !job->keep_for_us && !job->callback &&
+        !job->depends_on && !job->dep_results && !job->progress && !job->group_blocked &&
+        !job->nevents)
+        return NULL;
+    json_t *o = json_object();
+    if (job->unique_key) {
+        json_object_set_new(o, "unique_until", json_integer(job->unique_until_us));
+        if (job->unique_until_start) json_object_set_new(o, "unique_start", json_true());
+    }
+    if (job->traceparent) json_object_set_new(o, "traceparent", json_string(job->traceparent));
+    if (job->keep_for_us) json_object_set_new(o, "keep_for", json_integer(job->keep_for_us));
+    set_raw(o, "callback", job->callback);
+    set_raw(o, "depends_on", job->depends_on);
+    if (job->run_on_dep_failure) json_object_set_new(o, "dep_run", json_true());
+    set_raw(o, "dep_results", job->dep_results);
+    set_raw(o, "progress", job->progress);
+    if (job->group_blocked) json_object_set_new(o, "group_blocked", json_integer(job->group_blocked));
+    if (job->nevents) json_object_set_new(o, "nevents", json_integer(job->nevents));
+    char *t = dump(o);
+    json_decref(o);
+    return t;
+}
+
+static char *get_raw(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return v ? dump(v) : NULL;
+}
+
+void synq_job_extra_load(synq_job_t *job, const char *text)
+{
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return;
+    }
+    const json_t *v;
+    job->unique_until_us = json_integer_value(json_object_get(o, "unique_until"));
+    job->unique_until_start = json_is_true(json_object_get(o, "unique_start"));
+    if ((v = json_object_get(o, "traceparent")) && json_is_string(v))
+        job->traceparent = synq_strdup(json_string_value(v));
+    job->keep_for_us = json_integer_value(json_object_get(o, "keep_for"));
+    job->callback = get_raw(o, "callback");
+    job->depends_on = get_raw(o, "depends_on");
+    job->run_on_dep_failure = json_is_true(json_object_get(o, "dep_run"));
+    job->dep_results = get_raw(o, "dep_results");
+    job->progress = get_raw(o, "progress");
+    job->group_blocked = (int)json_integer_value(json_object_get(o, "group_blocked"));
+    job->nevents = (int)json_integer_value(json_object_get(o, "nevents"));
+    json_decref(o);
 }

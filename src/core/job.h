@@ -4,7 +4,8 @@
  * States: scheduled -> queued -> active -> completed
  *                                       -> retry -> queued ...
  *                                       -> dead  -> queued (manual retry)
- *         scheduled|queued|retry -> cancelled                              */
+ *         waiting (dependencies) -> queued | scheduled
+ *         waiting|scheduled|queued|retry|active -> cancelled               */
 #ifndef SYNQ_CORE_JOB_H
 #define SYNQ_CORE_JOB_H
 
@@ -21,6 +22,7 @@ typedef enum {
     SYNQ_JOB_COMPLETED,
     SYNQ_JOB_DEAD,
     SYNQ_JOB_CANCELLED,
+    SYNQ_JOB_WAITING, /* for its dependencies (depends_on) */
     SYNQ_JOB_NSTATES
 } synq_job_state_t;
 
@@ -52,6 +54,14 @@ typedef struct synq_backoff_s {
 #define SYNQ_JOB_MAX_RETRY 1000
 #define SYNQ_NAME_MAX 128   /* queue names */
 #define SYNQ_TYPE_MAX 256   /* job type names */
+#define SYNQ_GROUP_MAX 256  /* ordering group keys, unique keys */
+#define SYNQ_JOB_MAX_DEPS 100
+
+/* Events a callback may ask for. */
+#define SYNQ_CB_COMPLETED 1
+#define SYNQ_CB_DEAD 2
+#define SYNQ_CB_CANCELLED 4
+#define SYNQ_CB_PROGRESS 8
 
 typedef struct synq_job_s {
     char *id;
@@ -76,11 +86,27 @@ typedef struct synq_job_s {
     int64_t seq;     /* store order: newest has the largest */
     char *schedule;  /* the schedule that fired it, or NULL (immutable) */
     int64_t fire_at; /* us; that fire's nominal time, 0 = none */
+    char *group;     /* ordering key: one job of a group runs at a time, or NULL */
+    char *batch;     /* the batch it belongs to, or NULL (immutable) */
+    char *unique_key;        /* NULL: not unique */
+    int64_t unique_until_us; /* the uniqueness window ends here (created + for) */
+    bool unique_until_start; /* released when it starts, else when it finishes */
+    char *traceparent;       /* W3C trace context, or NULL */
+    int64_t keep_for_us;     /* how long a final job is kept; 0 = the default */
+    int64_t expires_at;      /* us; when a final job is pruned; 0 while live */
+    char *callback;          /* {"url","events":[..],"secrets":[..]} JSON, or NULL */
+    char *depends_on;        /* JSON array of job ids, or NULL */
+    bool run_on_dep_failure; /* on_dependency_failure: "run" */
+    char *dep_results;       /* JSON object id -> result once dependencies completed */
+    char *progress;          /* JSON of the latest progress report, or NULL */
+    int group_blocked;       /* dead: jobs of its group it held while failing */
+    int nevents;             /* progress and log events stored so far */
 
     /* engine bookkeeping (not persisted) */
     size_t timer_idx;                 /* slot in a timer heap or SYNQ_HEAP_NONE */
     struct synq_job_s *next, *prev;   /* ready list links */
     void *owner;                      /* the ready list or timer heap it is in */
+    int deps_pending;                 /* waiting: dependencies not yet final */
 } synq_job_t;
 
 /* Returns the lowercase name of a state ("queued") or NULL. */
@@ -109,8 +135,25 @@ void synq_job_free(synq_job_t *job);
  * Returned job is freed with synq_job_free(). */
 synq_job_t *synq_job_from_json(const json_t *obj, int64_t now_us, char *err, size_t errlen);
 
-/* Appends the job's public JSON form to out. */
+/* Appends the job's public JSON form to out (callback secrets left out). */
 void synq_job_to_json(const synq_job_t *job, synq_buf_t *out);
+
+/* The rarely-set options (unique window, traceparent, keep_for, callback,
+ * dependencies, progress, ...) as one JSON object text for the store, or
+ * NULL when none is set. Returned; free() it. */
+char *synq_job_extra_dump(const synq_job_t *job);
+/* Restores what synq_job_extra_dump wrote. NULL or bad text is ignored. */
+void synq_job_extra_load(synq_job_t *job, const char *text);
+
+/* Validates a client's callback object {url, events?, secret?} and writes
+ * its stored form {"url","events":[..],"secrets"?:[..]} (returned; free()).
+ * SYNQ_EINVAL with "callback...: problem" in err. */
+int synq_job_callback_parse(const json_t *v, char **out, char *err, size_t errlen);
+/* Callback event mask (SYNQ_CB_*) of a callback JSON text; 0 for NULL. */
+int synq_job_callback_events(const char *callback_json);
+
+/* Validates a W3C traceparent header value (version 00 form). */
+bool synq_traceparent_valid(const char *s);
 
 /* Parses a backoff object {"type":"fixed"|"exponential","base":"1s","max":"1h"}. */
 int synq_backoff_from_json(const json_t *obj, synq_backoff_t *out, char *err, size_t errlen);

@@ -27,7 +27,47 @@ typedef struct queue_s {
     bool paused;
     synq_job_t *head[NPRIO], *tail[NPRIO];
     int64_t counts[SYNQ_JOB_NSTATES];
+    /* settings (PUT /v1/queues/{q}); config is their JSON text or NULL */
+    char *config;
+    int max_active;       /* 0 = no limit */
+    int rate_limit;       /* starts per rate_per_us (token bucket), 0 = none */
+    int64_t rate_per_us;
+    double tokens;
+    int64_t tokens_at;    /* when tokens was last topped up */
+    int64_t keep_for_us;  /* 0 = the engine default */
+    char *callback;
 } queue_t;
+
+/* An ordering group: its live jobs in enqueue order; only the first may run. */
+typedef struct group_s {
+    char *name;
+    synq_job_t **v;
+    size_t n, cap;
+} group_t;
+
+/* Jobs waiting on one dependency. */
+typedef struct deplist_s {
+    char *id; /* the dependency's id: the map key */
+    synq_job_t **v;
+    size_t n, cap;
+} deplist_t;
+
+/* A batch that is not done: how many of its jobs are still live. */
+typedef struct batch_s {
+    char *id;
+    char *spec;
+    bool open;
+    int64_t pending;
+    int64_t created_at, committed_at;
+} batch_t;
+
+/* A job cancelled while a worker held it, remembered so that worker's
+ * heartbeat, ack or fail learns why its lease is gone. */
+typedef struct cancelled_s {
+    char *id; /* the map key */
+    char *worker;
+    int64_t until;
+} cancelled_t;
 
 typedef struct commit_waiter_s {
     synq_engine_commit_cb cb;
@@ -52,6 +92,13 @@ struct synq_engine_s {
     synq_engine_config_t cfg;
     synq_map_t jobs;   /* id -> live job */
     synq_map_t queues; /* name -> queue_t */
+    synq_map_t groups; /* name -> group_t */
+    synq_map_t uniques;    /* unique key -> the live job holding it */
+    synq_map_t dependants; /* job id -> deplist_t of waiting jobs */
+    synq_map_t batches;    /* id -> batch_t (not done) */
+    synq_map_t cancelled;  /* id -> cancelled_t */
+    uv_timer_t rate_timer;
+    int64_t rate_wake;     /* when rate_timer fires, 0 = not armed */
     synq_heap_t due;
     synq_heap_t leases;
     uv_timer_t timer;
@@ -75,6 +122,17 @@ struct synq_engine_s {
         void *arg;
     } final_cbs[8];
     int nfinal;
+    struct {
+        synq_engine_event_cb cb;
+        void *arg;
+    } event_cbs[8];
+    int nevent;
+    struct {
+        synq_engine_batch_cb cb;
+        void *arg;
+    } batch_cbs[4];
+    int nbatch;
+    int64_t last_cap_prune;
 };
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -131,10 +189,97 @@ static void count(synq_engine_t *e, const synq_job_t *j, int delta)
     queue_t *q = queue_get(e, j->queue, true);
     q->counts[j->state] += delta;
     e->totals[j->state] += delta;
+    /* a slot of a max_active queue came free: waiting fetches may now run */
+    if (delta < 0 && j->state == SYNQ_JOB_ACTIVE && q->max_active && e->waiters)
+        e->dispatch_needed = true, mark_dirty(e);
 }
+
+static void emit(synq_engine_t *e, synq_jobev_kind_t kind, const synq_job_t *j, int64_t n,
+                 const char *data)
+{
+    synq_jobev_t ev = {kind, j, n, data};
+    for (int i = 0; i < e->nevent; i++) e->event_cbs[i].cb(&ev, e->event_cbs[i].arg);
+}
+
+static void emit_state(synq_engine_t *e, const synq_job_t *j)
+{
+    if (e->nevent) emit(e, SYNQ_JOBEV_STATE, j, 0, NULL);
+}
+
+/* ---- ordering groups ------------------------------------------------------ */
+
+static bool group_head(synq_engine_t *e, const synq_job_t *j)
+{
+    group_t *g = synq_map_get(&e->groups, j->group);
+    return g == NULL || g->v[0] == j;
+}
+
+static void group_add(synq_engine_t *e, synq_job_t *j)
+{
+    group_t *g = synq_map_get(&e->groups, j->group);
+    if (g == NULL) {
+        g = synq_calloc(1, sizeof *g);
+        g->name = synq_strdup(j->group);
+        synq_map_put(&e->groups, g->name, g);
+    }
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 4;
+        g->v = synq_realloc(g->v, g->cap * sizeof *g->v);
+    }
+    g->v[g->n++] = j;
+}
+
+static void ready_push(synq_engine_t *e, synq_job_t *j);
+
+/* Takes a job that is no longer live out of its group; the next one, if
+ * queued, becomes ready. */
+static void group_remove(synq_engine_t *e, synq_job_t *j)
+{
+    group_t *g = synq_map_get(&e->groups, j->group);
+    if (g == NULL) return;
+    size_t i = 0;
+    while (i < g->n && g->v[i] != j) i++;
+    if (i == g->n) return;
+    memmove(g->v + i, g->v + i + 1, (g->n - i - 1) * sizeof *g->v);
+    g->n--;
+    if (g->n == 0) {
+        synq_map_del(&e->groups, g->name);
+        free(g->name);
+        free(g->v);
+        free(g);
+        return;
+    }
+    synq_job_t *h = g->v[0];
+    if (i == 0 && h->state == SYNQ_JOB_QUEUED && h->owner == NULL) ready_push(e, h);
+}
+
+/* ---- uniqueness ----------------------------------------------------------- */
+
+/* The live job holding key within its window, or NULL. */
+static synq_job_t *unique_holder(synq_engine_t *e, const char *key, int64_t now)
+{
+    synq_job_t *h = synq_map_get(&e->uniques, key);
+    if (h && h->unique_until_us <= now) {
+        synq_map_del(&e->uniques, key); /* the window is over: the key is free */
+        return NULL;
+    }
+    return h;
+}
+
+static void unique_release(synq_engine_t *e, const synq_job_t *j)
+{
+    if (j->unique_key && synq_map_get(&e->uniques, j->unique_key) == j)
+        synq_map_del(&e->uniques, j->unique_key);
+}
+
+static bool group_head(synq_engine_t *e, const synq_job_t *j);
 
 static void ready_push(synq_engine_t *e, synq_job_t *j)
 {
+    if (j->group && !group_head(e, j)) {
+        j->owner = NULL; /* parked: it runs when it reaches its group's head */
+        return;
+    }
     queue_t *q = queue_get(e, j->queue, true);
     int p = j->priority;
     j->next = NULL;
@@ -194,16 +339,45 @@ static void store_write(synq_engine_t *e, int rc)
     abort();
 }
 
-/* Finishes a job that left the live set: persist, forget, free. */
+static void set_state(synq_engine_t *e, synq_job_t *j, synq_job_state_t s);
+static void deps_resolve(synq_engine_t *e, const synq_job_t *dep);
+static void cancel_live(synq_engine_t *e, synq_job_t *j, const char *message, const char *type,
+                        synq_buf_t *out);
+static void waiter_finish(synq_engine_t *e, synq_fetch_waiter_t *w, const synq_buf_t *jobs, int n,
+                          const char *cancel);
+static void deps_unregister(synq_engine_t *e, synq_job_t *j);
+static void batch_job_done(synq_engine_t *e, const synq_job_t *j);
+
+static int64_t keep_for_us(synq_engine_t *e, const synq_job_t *j)
+{
+    if (j->keep_for_us) return j->keep_for_us;
+    queue_t *q = queue_get(e, j->queue, false);
+    if (q && q->keep_for_us) return q->keep_for_us;
+    return j->state == SYNQ_JOB_DEAD ? e->cfg.dead_ttl_us : e->cfg.completed_ttl_us;
+}
+
+/* Finishes a job that left the live set: persist, tell the listeners, move
+ * its group, dependants and batch on, forget, free. */
 static void retire(synq_engine_t *e, synq_job_t *j, synq_buf_t *out)
 {
+    j->expires_at = j->finished_at + keep_for_us(e, j);
+    unique_release(e, j);
+    if (j->deps_pending > 0) deps_unregister(e, j);
+    if (j->group && j->state == SYNQ_JOB_DEAD) {
+        group_t *g = synq_map_get(&e->groups, j->group);
+        if (g && g->v[0] == j) j->group_blocked = (int)g->n - 1;
+    }
     if (j->state == SYNQ_JOB_COMPLETED)
         store_write(e, e->store->ops->job_update_done(e->store, j));
     else
         store_write(e, e->store->ops->job_update(e->store, j));
     if (out) synq_job_to_json(j, out);
+    emit_state(e, j);
     for (int i = 0; i < e->nfinal; i++) e->final_cbs[i].cb(j, e->final_cbs[i].arg);
     synq_map_del(&e->jobs, j->id);
+    if (j->group) group_remove(e, j);
+    deps_resolve(e, j);
+    if (j->batch) batch_job_done(e, j);
     synq_job_free(j);
 }
 
@@ -249,6 +423,7 @@ static void on_timer(uv_timer_t *t)
         j->enqueued_at = now;
         store_write(e, e->store->ops->job_update_due(e->store, j));
         ready_push(e, j);
+        emit_state(e, j);
     }
     while ((j = synq_heap_peek(&e->leases)) && j->lease_until <= now) {
         synq_heap_pop(&e->leases);
@@ -303,15 +478,394 @@ void synq_engine_after_commit(synq_engine_t *e, synq_engine_commit_cb cb, void *
     mark_dirty(e);
 }
 
+/* ---- dependencies -------------------------------------------------------- */
+
+static void deplist_add(synq_engine_t *e, const char *dep_id, synq_job_t *j)
+{
+    deplist_t *l = synq_map_get(&e->dependants, dep_id);
+    if (l == NULL) {
+        l = synq_calloc(1, sizeof *l);
+        l->id = synq_strdup(dep_id);
+        synq_map_put(&e->dependants, l->id, l);
+    }
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 4;
+        l->v = synq_realloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n++] = j;
+}
+
+/* Removes the list of dep_id from the map and returns it (or NULL). */
+static deplist_t *deplist_take(synq_engine_t *e, const char *dep_id)
+{
+    return synq_map_del(&e->dependants, dep_id);
+}
+
+static void deplist_free(deplist_t *l)
+{
+    if (l == NULL) return;
+    free(l->id);
+    free(l->v);
+    free(l);
+}
+
+/* A waiting job that stopped waiting for another reason (cancelled,
+ * deleted): no dependency may point at it any more. */
+static void deps_unregister(synq_engine_t *e, synq_job_t *j)
+{
+    json_t *ids = json_loads(j->depends_on, 0, NULL);
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id) {
+        deplist_t *l = synq_map_get(&e->dependants, json_string_value(id));
+        if (l == NULL) continue;
+        for (size_t k = 0; k < l->n; k++) {
+            if (l->v[k] != j) continue;
+            memmove(l->v + k, l->v + k + 1, (l->n - k - 1) * sizeof *l->v);
+            l->n--;
+            break;
+        }
+        if (l->n == 0) deplist_free(deplist_take(e, json_string_value(id)));
+    }
+    json_decref(ids);
+    j->deps_pending = 0;
+}
+
+static void add_dep_result(synq_job_t *j, const char *dep_id, const char *result)
+{
+    json_t *o = j->dep_results ? json_loads(j->dep_results, 0, NULL) : NULL;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        o = json_object();
+    }
+    json_t *r = result ? json_loads(result, JSON_DECODE_ANY, NULL) : NULL;
+    json_object_set_new(o, dep_id, r ? r : json_null());
+    free(j->dep_results);
+    j->dep_results = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+}
+
+/* Every dependency is final: the job becomes scheduled or queued. */
+static void release_waiting(synq_engine_t *e, synq_job_t *j, int64_t now)
+{
+    if (j->run_at > now) {
+        set_state(e, j, SYNQ_JOB_SCHEDULED);
+    } else {
+        set_state(e, j, SYNQ_JOB_QUEUED);
+        j->run_at = 0;
+        j->enqueued_at = now;
+    }
+    store_write(e, e->store->ops->job_update(e->store, j));
+    attach(e, j);
+    emit_state(e, j);
+}
+
+static void cancel_live(synq_engine_t *e, synq_job_t *j, const char *message, const char *type,
+                        synq_buf_t *out);
+
+/* dep (id, final state, result) is final: tell the waiting job d. */
+static void dep_done(synq_engine_t *e, synq_job_t *d, const char *dep_id,
+                     synq_job_state_t state, const char *result, int64_t now)
+{
+    if (state != SYNQ_JOB_COMPLETED && !d->run_on_dep_failure) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "dependency %s is %s", dep_id, synq_job_state_name(state));
+        cancel_live(e, d, msg, "DependencyFailed", NULL);
+        return;
+    }
+    add_dep_result(d, dep_id, state == SYNQ_JOB_COMPLETED ? result : NULL);
+    if (--d->deps_pending == 0) release_waiting(e, d, now);
+}
+
+static void deps_resolve(synq_engine_t *e, const synq_job_t *dep)
+{
+    deplist_t *l = deplist_take(e, dep->id);
+    if (l == NULL) return;
+    int64_t now = synq_time_now_us();
+    for (size_t i = 0; i < l->n; i++) dep_done(e, l->v[i], dep->id, dep->state, dep->result, now);
+    deplist_free(l);
+}
+
+/* For a job with depends_on, not yet in the live set: counts the live
+ * dependencies and collects the results of final ones. Returns the id of
+ * a dependency that is dead or cancelled (when that cancels the job;
+ * copied into failed, size 160) or "" . */
+static void deps_scan(synq_engine_t *e, synq_job_t *j, char *failed, synq_job_state_t *fstate)
+{
+    json_t *ids = json_loads(j->depends_on, 0, NULL);
+    size_t i;
+    json_t *idv;
+    failed[0] = '\0';
+    j->deps_pending = 0;
+    json_array_foreach(ids, i, idv) {
+        const char *id = json_string_value(idv);
+        if (synq_map_get(&e->jobs, id)) {
+            j->deps_pending++;
+            continue;
+        }
+        synq_job_t *d = NULL;
+        synq_job_state_t st = SYNQ_JOB_CANCELLED; /* pruned or deleted: gone */
+        if (e->store->ops->job_get(e->store, id, &d) == 0) st = d->state;
+        if (st == SYNQ_JOB_COMPLETED || j->run_on_dep_failure) {
+            add_dep_result(j, id, st == SYNQ_JOB_COMPLETED && d ? d->result : NULL);
+        } else if (!failed[0]) {
+            snprintf(failed, 160, "%s", id);
+            *fstate = st;
+        }
+        synq_job_free(d);
+    }
+    json_decref(ids);
+}
+
+static void deps_register(synq_engine_t *e, synq_job_t *j)
+{
+    json_t *ids = json_loads(j->depends_on, 0, NULL);
+    size_t i;
+    json_t *idv;
+    json_array_foreach(ids, i, idv) {
+        const char *id = json_string_value(idv);
+        if (synq_map_get(&e->jobs, id)) deplist_add(e, id, j);
+    }
+    json_decref(ids);
+}
+
+/* ---- batches -------------------------------------------------------------- */
+
+static void batch_free(batch_t *b)
+{
+    free(b->id);
+    free(b->spec);
+    free(b);
+}
+
+typedef struct {
+    int64_t total, pending, succeeded, failed, dead, cancelled;
+} batch_counts_t;
+
+static int count_batch_job(synq_job_t *j, void *arg)
+{
+    batch_counts_t *c = arg;
+    c->total++;
+    switch (j->state) {
+    case SYNQ_JOB_COMPLETED: c->succeeded++; break;
+    case SYNQ_JOB_DEAD: c->dead++; break;
+    case SYNQ_JOB_CANCELLED: c->cancelled++; break;
+    default:
+        c->pending++;
+        if (j->err_message || j->state == SYNQ_JOB_RETRY) c->failed++;
+    }
+    synq_job_free(j);
+    return 0;
+}
+
+static void counts_json(const batch_counts_t *c, synq_buf_t *out)
+{
+    synq_buf_printf(out,
+                    "\"total\":%lld,\"pending\":%lld,\"succeeded\":%lld,\"failed\":%lld,"
+                    "\"dead\":%lld,\"cancelled\":%lld",
+                    (long long)c->total, (long long)c->pending, (long long)c->succeeded,
+                    (long long)c->failed, (long long)c->dead, (long long)c->cancelled);
+}
+
+static const char *const batch_state_names[] = {"open", "committed", "done"};
+
+/* The GET form of a batch row; counts from the store unless done. */
+static void batch_json(synq_engine_t *e, const synq_batch_row_t *r, synq_buf_t *out)
+{
+    json_t *spec = json_loads(r->spec, 0, NULL);
+    synq_buf_puts(out, "{\"id\":");
+    synq_buf_json_str(out, r->id, strlen(r->id));
+    const json_t *d = json_object_get(spec, "description");
+    synq_buf_puts(out, ",\"description\":");
+    if (json_is_string(d))
+        synq_buf_json_str(out, json_string_value(d), json_string_length(d));
+    else
+        synq_buf_puts(out, "null");
+    synq_buf_printf(out, ",\"state\":\"%s\",", batch_state_names[r->state]);
+    if (r->state == SYNQ_BATCH_DONE && r->counts) {
+        synq_buf_puts(out, r->counts + 1); /* {"total":..} without its brace */
+        out->len--, out->data[out->len] = '\0';
+    } else {
+        batch_counts_t c = {0};
+        e->store->ops->job_list_batch(e->store, r->id, count_batch_job, &c);
+        counts_json(&c, out);
+    }
+    char ts[40];
+    const int64_t times[] = {r->created_at, r->committed_at, r->done_at};
+    const char *const names[] = {"created_at", "committed_at", "done_at"};
+    for (int i = 0; i < 3; i++) {
+        synq_buf_printf(out, ",\"%s\":", names[i]);
+        if (times[i]) {
+            size_t n = synq_rfc3339_format(times[i], ts);
+            synq_buf_putc(out, '"');
+            synq_buf_append(out, ts, n);
+            synq_buf_putc(out, '"');
+        } else {
+            synq_buf_puts(out, "null");
+        }
+    }
+    const char *const keys[] = {"on_complete", "on_success"};
+    for (int i = 0; i < 2; i++) {
+        const json_t *v = json_object_get(spec, keys[i]);
+        char *t = v ? json_dumps(v, JSON_COMPACT) : NULL;
+        synq_buf_printf(out, ",\"%s\":%s", keys[i], t ? t : "null");
+        free(t);
+    }
+    json_t *cb = json_object_get(spec, "callback");
+    if (json_is_object(cb)) {
+        json_object_del(cb, "secrets");
+        char *t = json_dumps(cb, JSON_COMPACT);
+        synq_buf_printf(out, ",\"callback\":%s", t);
+        free(t);
+    }
+    synq_buf_putc(out, '}');
+    json_decref(spec);
+}
+
+static void batch_row(const batch_t *b, synq_batch_state_t state, synq_batch_row_t *r)
+{
+    *r = (synq_batch_row_t){.id = b->id, .spec = b->spec, .state = state,
+                            .created_at = b->created_at, .committed_at = b->committed_at};
+}
+
+static int enqueue_apply(synq_engine_t *e, synq_job_t **jobs, size_t n, bool as_array,
+                         synq_buf_t *out, batch_t *b);
+
+/* Enqueues the batch's on_complete / on_success job, with the batch's
+ * final counts in custom.batch. */
+static void batch_follow_up(synq_engine_t *e, const json_t *spec_job, const char *id,
+                            const char *counts)
+{
+    if (!json_is_object(spec_job)) return;
+    char err[256];
+    synq_job_t *j = synq_job_from_json(spec_job, synq_time_now_us(), err, sizeof err);
+    if (j == NULL) {
+        synq_log(SYNQ_LOG_ERROR, "batch follow-up job invalid", "batch", id, "error", err, NULL);
+        return;
+    }
+    json_t *custom = j->custom ? json_loads(j->custom, 0, NULL) : json_object();
+    json_t *c = json_loads(counts, 0, NULL);
+    json_object_set_new(c, "id", json_string(id));
+    json_object_set_new(custom, "batch", c);
+    free(j->custom);
+    j->custom = json_dumps(custom, JSON_COMPACT);
+    json_decref(custom);
+    free(j->id);
+    j->id = NULL; /* a fresh id: the spec may be reused */
+    enqueue_apply(e, &j, 1, false, NULL, NULL);
+}
+
+/* Every job of a committed batch is final: record it done (once: the batch
+ * leaves memory in the same transaction), run the follow-ups, tell the
+ * listeners. */
+static void batch_finish(synq_engine_t *e, batch_t *b)
+{
+    batch_counts_t c = {0};
+    e->store->ops->job_list_batch(e->store, b->id, count_batch_job, &c);
+    synq_buf_t counts;
+    synq_buf_init(&counts);
+    synq_buf_putc(&counts, '{');
+    counts_json(&c, &counts);
+    synq_buf_putc(&counts, '}');
+    synq_batch_row_t r;
+    batch_row(b, SYNQ_BATCH_DONE, &r);
+    r.counts = counts.data;
+    r.done_at = synq_time_now_us();
+    store_write(e, e->store->ops->batch_put(e->store, &r));
+    synq_map_del(&e->batches, b->id);
+    json_t *spec = json_loads(b->spec, 0, NULL);
+    batch_follow_up(e, json_object_get(spec, "on_complete"), b->id, counts.data);
+    if (c.succeeded == c.total)
+        batch_follow_up(e, json_object_get(spec, "on_success"), b->id, counts.data);
+    if (e->nbatch) {
+        synq_buf_t bj;
+        synq_buf_init(&bj);
+        batch_json(e, &r, &bj);
+        json_t *cb = json_object_get(spec, "callback");
+        char *cbt = json_is_object(cb) ? json_dumps(cb, JSON_COMPACT) : NULL;
+        for (int i = 0; i < e->nbatch; i++) e->batch_cbs[i].cb(b->id, bj.data, cbt, e->batch_cbs[i].arg);
+        free(cbt);
+        synq_buf_release(&bj);
+    }
+    json_decref(spec);
+    synq_buf_release(&counts);
+    batch_free(b);
+}
+
+static void batch_job_done(synq_engine_t *e, const synq_job_t *j)
+{
+    batch_t *b = synq_map_get(&e->batches, j->batch);
+    if (b == NULL) return;
+    if (--b->pending == 0 && !b->open) batch_finish(e, b);
+}
+
 /* ---- loading ------------------------------------------------------------ */
 
 static int load_job(synq_job_t *j, void *arg)
 {
     synq_engine_t *e = arg;
     synq_map_put(&e->jobs, j->id, j);
+    /* jobs come oldest first, so groups rebuild in enqueue order */
+    if (j->group) group_add(e, j);
+    bool started = j->state == SYNQ_JOB_ACTIVE || j->state == SYNQ_JOB_RETRY || j->attempts > 0;
+    if (j->unique_key && !(j->unique_until_start && started))
+        synq_map_put(&e->uniques, j->unique_key, j);
     attach(e, j);
     return 0;
 }
+
+/* After loading: waiting jobs look at their dependencies again (some may
+ * have finished while we were down... or in the same final commit). */
+static void load_waiting(synq_engine_t *e)
+{
+    size_t n = 0, cap = 0;
+    synq_job_t **w = NULL;
+    void *it = NULL, *v;
+    while (synq_map_next(&e->jobs, &it, NULL, &v)) {
+        synq_job_t *j = v;
+        if (j->state != SYNQ_JOB_WAITING) continue;
+        if (n == cap) cap = cap ? cap * 2 : 16, w = synq_realloc(w, cap * sizeof *w);
+        w[n++] = j;
+    }
+    int64_t now = synq_time_now_us();
+    for (size_t i = 0; i < n; i++) {
+        synq_job_t *j = w[i];
+        char failed[160];
+        synq_job_state_t fstate = SYNQ_JOB_CANCELLED;
+        free(j->dep_results);
+        j->dep_results = NULL;
+        deps_scan(e, j, failed, &fstate);
+        if (failed[0]) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "dependency %s is %s", failed, synq_job_state_name(fstate));
+            j->deps_pending = 0;
+            cancel_live(e, j, msg, "DependencyFailed", NULL);
+        } else if (j->deps_pending > 0) {
+            deps_register(e, j);
+        } else {
+            release_waiting(e, j, now);
+        }
+    }
+    free(w);
+}
+
+static void load_batch(const synq_batch_row_t *r, void *arg)
+{
+    synq_engine_t *e = arg;
+    batch_t *b = synq_calloc(1, sizeof *b);
+    b->id = synq_strdup(r->id);
+    b->spec = synq_strdup(r->spec);
+    b->open = r->state == SYNQ_BATCH_OPEN;
+    b->created_at = r->created_at;
+    b->committed_at = r->committed_at;
+    batch_counts_t c = {0};
+    e->store->ops->job_list_batch(e->store, r->id, count_batch_job, &c);
+    b->pending = c.pending;
+    synq_map_put(&e->batches, b->id, b);
+}
+
+static void queue_apply_config(queue_t *q, const char *config);
+static void queue_json(const queue_t *q, int64_t now, synq_buf_t *out);
 
 static void load_count(const char *queue, synq_job_state_t s, int64_t n, void *arg)
 {
@@ -321,9 +875,11 @@ static void load_count(const char *queue, synq_job_state_t s, int64_t n, void *a
     e->totals[s] += n;
 }
 
-static void load_queue(const char *name, bool paused, void *arg)
+static void load_queue(const char *name, bool paused, const char *config, void *arg)
 {
-    queue_get(arg, name, true)->paused = paused;
+    queue_t *q = queue_get(arg, name, true);
+    q->paused = paused;
+    queue_apply_config(q, config);
 }
 
 void synq_engine_config_init(synq_engine_config_t *cfg)
@@ -332,6 +888,9 @@ void synq_engine_config_init(synq_engine_config_t *cfg)
     cfg->dead_ttl_us = 180LL * 86400 * SYNQ_US_PER_SEC;
     cfg->completed_max = 1000000;
     cfg->completed_ttl_us = 7LL * 86400 * SYNQ_US_PER_SEC;
+    cfg->tombstone_ttl_us = 30LL * 86400 * SYNQ_US_PER_SEC;
+    cfg->idempotency_ttl_us = 86400LL * SYNQ_US_PER_SEC;
+    cfg->max_events_per_job = 1000;
 }
 
 synq_engine_t *synq_engine_new(uv_loop_t *loop, synq_store_t *store,
@@ -343,6 +902,11 @@ synq_engine_t *synq_engine_new(uv_loop_t *loop, synq_store_t *store,
     e->cfg = *cfg;
     synq_map_init(&e->jobs);
     synq_map_init(&e->queues);
+    synq_map_init(&e->groups);
+    synq_map_init(&e->uniques);
+    synq_map_init(&e->dependants);
+    synq_map_init(&e->batches);
+    synq_map_init(&e->cancelled);
     synq_heap_init(&e->due, due_less, set_index);
     synq_heap_init(&e->leases, lease_less, set_index);
     uint64_t seed[3];
@@ -357,75 +921,261 @@ synq_engine_t *synq_engine_new(uv_loop_t *loop, synq_store_t *store,
     uv_timer_init(loop, &e->maint);
     uv_check_init(loop, &e->check);
     uv_idle_init(loop, &e->idle);
-    e->timer.data = e->maint.data = e->check.data = e->idle.data = e;
-    e->handles_open = 4;
+    uv_timer_init(loop, &e->rate_timer);
+    e->timer.data = e->maint.data = e->check.data = e->idle.data = e->rate_timer.data = e;
+    e->handles_open = 5;
 
     if (store->ops->queue_load(store, load_queue, e) ||
         store->ops->job_counts(store, load_count, e) ||
-        store->ops->job_load_live(store, load_job, e)) {
+        store->ops->job_load_live(store, load_job, e) ||
+        store->ops->batch_load(store, load_batch, e)) {
         synq_log(SYNQ_LOG_ERROR, "cannot load jobs from the store", NULL);
         /* caller closes via synq_engine_close */
     }
+    load_waiting(e);
+    /* batches whose last job finished in the commit before a crash */
+    void *bit = NULL, *bv;
+    batch_t *ready[64];
+    size_t nready = 0;
+    while (synq_map_next(&e->batches, &bit, NULL, &bv) && nready < 64)
+        if (!((batch_t *)bv)->open && ((batch_t *)bv)->pending == 0) ready[nready++] = bv;
+    for (size_t i = 0; i < nready; i++) batch_finish(e, ready[i]);
     char n[32];
     snprintf(n, sizeof n, "%zu", e->jobs.len);
     synq_log(SYNQ_LOG_INFO, "jobs loaded", "live", n, NULL);
     uv_check_start(&e->check, on_check);
-    /* retention sweeps: every minute, or twice per TTL when a TTL is shorter */
-    int64_t ttl = SYNQ_MIN(cfg->dead_ttl_us, cfg->completed_ttl_us) / 2 / 1000;
-    uint64_t every_ms = (uint64_t)SYNQ_MAX(SYNQ_MIN(ttl, 60000), 100);
-    uv_timer_start(&e->maint, on_maint, SYNQ_MIN(every_ms, 1000), every_ms);
+    /* retention: expired jobs go every second (an indexed range that is
+     * usually empty); the size caps are checked every minute or on demand */
+    uv_timer_start(&e->maint, on_maint, 1000, 1000);
     arm_timer(e);
     return e;
 }
 
 /* ---- enqueue ------------------------------------------------------------ */
 
-int synq_engine_enqueue(synq_engine_t *e, synq_job_t **jobs, size_t n, bool as_array,
-                        synq_buf_t *out, size_t *bad)
+/* Checks a call's jobs before anything is written: ids unused, and every
+ * dependency known (live, stored, or earlier in the call). */
+static int enqueue_validate(synq_engine_t *e, synq_job_t **jobs, size_t n, size_t *bad)
 {
-    /* validate everything before the first write: all or nothing */
     for (size_t i = 0; i < n; i++) {
         synq_job_t *j = jobs[i];
-        if (j->id == NULL) continue;
-        bool dup = synq_map_get(&e->jobs, j->id) != NULL ||
-                   e->store->ops->job_exists(e->store, j->id) == 0;
-        for (size_t k = 0; !dup && k < i; k++)
-            dup = jobs[k]->id && strcmp(jobs[k]->id, j->id) == 0;
-        if (dup) {
-            *bad = i;
-            return SYNQ_ECONFLICT;
+        *bad = i;
+        if (j->id) {
+            bool dup = synq_map_get(&e->jobs, j->id) != NULL ||
+                       e->store->ops->job_exists(e->store, j->id) == 0;
+            for (size_t k = 0; !dup && k < i; k++)
+                dup = jobs[k]->id && strcmp(jobs[k]->id, j->id) == 0;
+            if (dup) return SYNQ_ECONFLICT;
         }
+        if (j->depends_on == NULL) continue;
+        json_t *ids = json_loads(j->depends_on, 0, NULL);
+        size_t x;
+        json_t *idv;
+        int rc = 0;
+        json_array_foreach(ids, x, idv) {
+            const char *id = json_string_value(idv);
+            bool known = synq_map_get(&e->jobs, id) != NULL ||
+                         e->store->ops->job_exists(e->store, id) == 0;
+            for (size_t k = 0; !known && k < i; k++)
+                known = jobs[k]->id && strcmp(jobs[k]->id, id) == 0;
+            if (!known) rc = SYNQ_ENOTFOUND;
+        }
+        json_decref(ids);
+        if (rc) return rc;
     }
-    uint64_t now_ms = (uint64_t)(synq_time_now_us() / 1000);
+    return 0;
+}
+
+static void put_duplicate(const synq_job_t *holder, synq_buf_t *out)
+{
+    synq_job_to_json(holder, out);
+    out->len--; /* reopen the object */
+    synq_buf_puts(out, ",\"duplicate\":true}");
+}
+
+static int enqueue_apply(synq_engine_t *e, synq_job_t **jobs, size_t n, bool as_array,
+                         synq_buf_t *out, batch_t *b)
+{
+    int64_t now = synq_time_now_us();
+    uint64_t now_ms = (uint64_t)(now / 1000);
     if (out && as_array) synq_buf_putc(out, '[');
     for (size_t i = 0; i < n; i++) {
         synq_job_t *j = jobs[i];
+        if (out && as_array && i) synq_buf_putc(out, ',');
+        synq_job_t *holder = j->unique_key ? unique_holder(e, j->unique_key, now) : NULL;
+        if (holder) {
+            if (out) put_duplicate(holder, out);
+            synq_job_free(j);
+            jobs[i] = NULL;
+            continue;
+        }
         if (j->id == NULL) {
             j->id = synq_malloc(SYNQ_ID_LEN + 1);
             synq_idgen_next(&e->idgen, now_ms, j->id);
+        }
+        if (b) {
+            free(j->batch);
+            j->batch = synq_strdup(b->id);
+            b->pending++;
+        }
+        char failed[160] = "";
+        synq_job_state_t fstate = SYNQ_JOB_CANCELLED;
+        if (j->depends_on) {
+            deps_scan(e, j, failed, &fstate);
+            if (j->deps_pending > 0 || failed[0]) j->state = SYNQ_JOB_WAITING;
         }
         j->timer_idx = SYNQ_HEAP_NONE;
         store_write(e, e->store->ops->job_insert(e->store, j));
         synq_map_put(&e->jobs, j->id, j);
         count(e, j, +1);
+        if (j->unique_key) synq_map_put(&e->uniques, j->unique_key, j);
+        if (j->group) group_add(e, j);
+        if (j->deps_pending > 0) deps_register(e, j);
+        if (failed[0]) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "dependency %s is %s", failed, synq_job_state_name(fstate));
+            cancel_live(e, j, msg, "DependencyFailed", out);
+            continue;
+        }
         attach(e, j);
-        if (!out) continue;
-        if (as_array && i) synq_buf_putc(out, ',');
-        synq_job_to_json(j, out);
+        emit_state(e, j);
+        if (out) synq_job_to_json(j, out);
     }
     if (out && as_array) synq_buf_putc(out, ']');
     return 0;
 }
 
+int synq_engine_enqueue(synq_engine_t *e, synq_job_t **jobs, size_t n, bool as_array,
+                        synq_buf_t *out, size_t *bad)
+{
+    int rc = enqueue_validate(e, jobs, n, bad);
+    return rc ? rc : enqueue_apply(e, jobs, n, as_array, out, NULL);
+}
+
+/* ---- batch API -------------------------------------------------------------- */
+
+int synq_engine_batch_create(synq_engine_t *e, const char *spec, bool open, synq_job_t **jobs,
+                             size_t n, synq_buf_t *out, size_t *bad)
+{
+    int rc = enqueue_validate(e, jobs, n, bad);
+    if (rc) return rc;
+    batch_t *b = synq_calloc(1, sizeof *b);
+    b->id = synq_malloc(SYNQ_ID_LEN + 1);
+    synq_engine_new_id(e, b->id);
+    b->spec = synq_strdup(spec);
+    b->open = open;
+    b->created_at = synq_time_now_us();
+    b->committed_at = open ? 0 : b->created_at;
+    synq_map_put(&e->batches, b->id, b);
+    synq_batch_row_t r;
+    batch_row(b, open ? SYNQ_BATCH_OPEN : SYNQ_BATCH_COMMITTED, &r);
+    store_write(e, e->store->ops->batch_put(e->store, &r));
+    synq_buf_t js;
+    synq_buf_init(&js);
+    enqueue_apply(e, jobs, n, true, &js, b);
+    char *id = synq_strdup(b->id);
+    if (!open && b->pending == 0) batch_finish(e, b); /* b is freed */
+    synq_buf_puts(out, "{\"batch\":");
+    synq_engine_batch_get(e, id, out);
+    synq_buf_puts(out, ",\"jobs\":");
+    synq_buf_append(out, js.data, js.len);
+    synq_buf_putc(out, '}');
+    synq_buf_release(&js);
+    free(id);
+    return 0;
+}
+
+int synq_engine_batch_add(synq_engine_t *e, const char *id, synq_job_t **jobs, size_t n,
+                          synq_buf_t *out, size_t *bad)
+{
+    batch_t *b = synq_map_get(&e->batches, id);
+    if (b == NULL) {
+        int rc = e->store->ops->batch_get(e->store, id, NULL, NULL);
+        return rc == 0 ? SYNQ_ECONFLICT : rc;
+    }
+    if (!b->open) return SYNQ_ECONFLICT;
+    int rc = enqueue_validate(e, jobs, n, bad);
+    if (rc) return rc;
+    synq_buf_puts(out, "{\"jobs\":");
+    enqueue_apply(e, jobs, n, true, out, b);
+    synq_buf_putc(out, '}');
+    return 0;
+}
+
+int synq_engine_batch_commit(synq_engine_t *e, const char *id, synq_buf_t *out)
+{
+    batch_t *b = synq_map_get(&e->batches, id);
+    if (b == NULL) {
+        int rc = e->store->ops->batch_get(e->store, id, NULL, NULL);
+        return rc == 0 ? SYNQ_ECONFLICT : rc;
+    }
+    if (b->open) {
+        b->open = false;
+        b->committed_at = synq_time_now_us();
+        synq_batch_row_t r;
+        batch_row(b, SYNQ_BATCH_COMMITTED, &r);
+        store_write(e, e->store->ops->batch_put(e->store, &r));
+        if (b->pending == 0) batch_finish(e, b);
+    }
+    return synq_engine_batch_get(e, id, out);
+}
+
+typedef struct {
+    synq_engine_t *e;
+    synq_buf_t *out;
+} batch_get_ctx_t;
+
+static void on_batch_row(const synq_batch_row_t *r, void *arg)
+{
+    batch_get_ctx_t *c = arg;
+    batch_json(c->e, r, c->out);
+}
+
+int synq_engine_batch_get(synq_engine_t *e, const char *id, synq_buf_t *out)
+{
+    batch_get_ctx_t c = {e, out};
+    return e->store->ops->batch_get(e->store, id, on_batch_row, &c);
+}
+
 /* ---- fetch ------------------------------------------------------------- */
 
-static synq_job_t *pop_ready(synq_engine_t *e, const char *qname)
+static void on_rate_timer(uv_timer_t *t)
+{
+    synq_engine_t *e = t->data;
+    e->rate_wake = 0;
+    if (e->waiters) e->dispatch_needed = true, mark_dirty(e);
+}
+
+/* Limits apply at fetch: at most max_active active, and a start only with
+ * a token in the bucket (refilled continuously at rate_limit per
+ * rate_per_us, holding at most rate_limit). When the bucket is empty, a
+ * timer wakes the waiting fetches when the next token is due. */
+static bool queue_may_start(synq_engine_t *e, queue_t *q, int64_t now)
+{
+    if (q->max_active && q->counts[SYNQ_JOB_ACTIVE] >= q->max_active) return false;
+    if (q->rate_limit == 0) return true;
+    double per_us = (double)q->rate_limit / (double)q->rate_per_us;
+    q->tokens += (double)(now - q->tokens_at) * per_us;
+    if (q->tokens > q->rate_limit) q->tokens = q->rate_limit;
+    q->tokens_at = now;
+    if (q->tokens >= 1.0) return true;
+    int64_t wake = now + (int64_t)((1.0 - q->tokens) / per_us) + 1;
+    if (e->rate_wake == 0 || wake < e->rate_wake) {
+        e->rate_wake = wake;
+        uv_timer_start(&e->rate_timer, on_rate_timer, (uint64_t)((wake - now + 999) / 1000), 0);
+    }
+    return false;
+}
+
+static synq_job_t *pop_ready(synq_engine_t *e, const char *qname, int64_t now)
 {
     queue_t *q = queue_get(e, qname, false);
     if (q == NULL || q->paused) return NULL;
     for (int p = NPRIO - 1; p >= 1; p--) {
         synq_job_t *j = q->head[p];
         if (j) {
+            if ((q->max_active || q->rate_limit) && !queue_may_start(e, q, now)) return NULL;
+            if (q->rate_limit) q->tokens -= 1.0;
             ready_unlink(j);
             return j;
         }
@@ -443,6 +1193,8 @@ static void lease(synq_engine_t *e, synq_job_t *j, const char *worker, int64_t n
     j->worker = synq_strdup(worker ? worker : "");
     store_write(e, e->store->ops->job_update_lease(e->store, j));
     synq_heap_push(&e->leases, j);
+    if (j->unique_until_start) unique_release(e, j);
+    emit_state(e, j);
 }
 
 int synq_engine_fetch(synq_engine_t *e, const char *const *queues, size_t nqueues, int max,
@@ -453,7 +1205,7 @@ int synq_engine_fetch(synq_engine_t *e, const char *const *queues, size_t nqueue
     synq_buf_putc(out, '[');
     for (size_t qi = 0; qi < nqueues && n < max; qi++) {
         synq_job_t *j;
-        while (n < max && (j = pop_ready(e, queues[qi]))) {
+        while (n < max && (j = pop_ready(e, queues[qi], now))) {
             lease(e, j, worker, now);
             if (n++) synq_buf_putc(out, ',');
             synq_job_to_json(j, out);
@@ -479,11 +1231,12 @@ static void on_waiter_closed(uv_handle_t *h)
     free(w);
 }
 
-static void waiter_finish(synq_engine_t *e, synq_fetch_waiter_t *w, const synq_buf_t *jobs, int n)
+static void waiter_finish(synq_engine_t *e, synq_fetch_waiter_t *w, const synq_buf_t *jobs, int n,
+                          const char *cancel)
 {
     waiter_unlink(e, w);
     uv_timer_stop(&w->timer);
-    if (w->cb) w->cb(jobs, n, w->arg);
+    if (w->cb) w->cb(jobs, n, cancel, w->arg);
     uv_close((uv_handle_t *)&w->timer, on_waiter_closed);
 }
 
@@ -493,7 +1246,7 @@ static void on_waiter_timeout(uv_timer_t *t)
     synq_buf_t empty;
     synq_buf_init(&empty);
     synq_buf_puts(&empty, "[]");
-    waiter_finish(w->e, w, &empty, 0);
+    waiter_finish(w->e, w, &empty, 0, NULL);
     synq_buf_release(&empty);
 }
 
@@ -508,7 +1261,7 @@ static void dispatch(synq_engine_t *e)
         synq_buf_init(&out);
         int n = synq_engine_fetch(e, (const char *const *)w->queues, w->nqueues, w->max,
                                   w->worker, &out);
-        if (n > 0) waiter_finish(e, w, &out, n);
+        if (n > 0) waiter_finish(e, w, &out, n, NULL);
         synq_buf_release(&out);
         w = next;
     }
@@ -539,15 +1292,23 @@ synq_fetch_waiter_t *synq_engine_fetch_wait(synq_engine_t *e, const char *const 
 void synq_engine_fetch_cancel(synq_engine_t *e, synq_fetch_waiter_t *w)
 {
     w->cb = NULL;
-    waiter_finish(e, w, NULL, 0);
+    waiter_finish(e, w, NULL, 0, NULL);
 }
 
 /* ---- settle ------------------------------------------------------------- */
+
+/* True when id was cancelled while worker held it (and we still remember). */
+static bool cancelled_under(synq_engine_t *e, const char *id, const char *worker)
+{
+    cancelled_t *c = synq_map_get(&e->cancelled, id);
+    return c && strcmp(c->worker, worker ? worker : "") == 0;
+}
 
 static int held(synq_engine_t *e, const char *id, const char *worker, synq_job_t **out)
 {
     synq_job_t *j = synq_map_get(&e->jobs, id);
     if (j == NULL) {
+        if (cancelled_under(e, id, worker)) return SYNQ_ECANCELLED;
         return e->store->ops->job_exists(e->store, id) == 0 ? SYNQ_ELEASE : SYNQ_ENOTFOUND;
     }
     if (j->state != SYNQ_JOB_ACTIVE || strcmp(j->worker ? j->worker : "", worker ? worker : ""))
@@ -592,7 +1353,7 @@ static void fail_job(synq_engine_t *e, synq_job_t *j, const char *message, const
     if (j->state == SYNQ_JOB_DEAD) {
         j->finished_at = now;
         synq_log(SYNQ_LOG_WARN, "job dead", "job", j->id, "queue", j->queue, "type", j->type,
-                 "error", message, NULL);
+                 "error", message, "traceparent", j->traceparent, NULL);
         if (e->totals[SYNQ_JOB_DEAD] > e->cfg.dead_max) e->prune_needed = true;
         retire(e, j, out);
         return;
@@ -601,6 +1362,7 @@ static void fail_job(synq_engine_t *e, synq_job_t *j, const char *message, const
                                         : synq_backoff_delay_us(&j->backoff, j->attempts, rnd(e)));
     store_write(e, e->store->ops->job_update(e->store, j));
     attach(e, j);
+    emit_state(e, j);
     if (out) synq_job_to_json(j, out);
 }
 
@@ -627,6 +1389,15 @@ int synq_engine_heartbeat(synq_engine_t *e, const char *id, const char *worker, 
 {
     synq_job_t *j;
     int rc = held(e, id, worker, &j);
+    if (rc == SYNQ_ECANCELLED) {
+        /* the reply says cancel: the worker stops the work */
+        rc = synq_engine_get(e, id, out);
+        if (rc == 0) {
+            out->len--;
+            synq_buf_puts(out, ",\"cancel\":true}");
+        }
+        return rc;
+    }
     if (rc) return rc;
     j->lease_until = synq_time_now_us() + (int64_t)j->reserve_for * SYNQ_US_PER_SEC;
     synq_heap_update(&e->leases, j->timer_idx);
@@ -634,6 +1405,33 @@ int synq_engine_heartbeat(synq_engine_t *e, const char *id, const char *worker, 
     synq_job_to_json(j, out);
     arm_timer(e);
     return 0;
+}
+
+void synq_engine_on_event(synq_engine_t *e, synq_engine_event_cb cb, void *arg)
+{
+    if (e->nevent >= (int)SYNQ_ARRAY_LEN(e->event_cbs)) abort();
+    e->event_cbs[e->nevent].cb = cb;
+    e->event_cbs[e->nevent].arg = arg;
+    e->nevent++;
+}
+
+void synq_engine_on_batch_done(synq_engine_t *e, synq_engine_batch_cb cb, void *arg)
+{
+    if (e->nbatch >= (int)SYNQ_ARRAY_LEN(e->batch_cbs)) abort();
+    e->batch_cbs[e->nbatch].cb = cb;
+    e->batch_cbs[e->nbatch].arg = arg;
+    e->nbatch++;
+}
+
+const char *synq_engine_queue_callback(synq_engine_t *e, const char *queue)
+{
+    queue_t *q = queue_get(e, queue, false);
+    return q ? q->callback : NULL;
+}
+
+int synq_engine_expired_at(synq_engine_t *e, const char *id, int64_t *at)
+{
+    return e->store->ops->tombstone_get(e->store, id, at);
 }
 
 void synq_engine_on_final(synq_engine_t *e, synq_engine_job_cb cb, void *arg)
@@ -731,10 +1529,63 @@ int synq_engine_retry(synq_engine_t *e, const char *id, synq_buf_t *out)
     j->run_at = 0;
     j->finished_at = 0;
     j->enqueued_at = now;
+    j->expires_at = 0;
     store_write(e, e->store->ops->job_update(e->store, j));
+    if (j->group && !synq_map_get(&e->groups, j->group)) group_add(e, j);
+    else if (j->group && j->state != SYNQ_JOB_RETRY) group_add(e, j);
     attach(e, j);
+    emit_state(e, j);
     synq_job_to_json(j, out);
     return 0;
+}
+
+/* Cancels a live job now (final at once, never retried). */
+static void cancel_live(synq_engine_t *e, synq_job_t *j, const char *message, const char *type,
+                        synq_buf_t *out)
+{
+    int64_t now = synq_time_now_us();
+    if (j->state == SYNQ_JOB_ACTIVE) {
+        synq_heap_remove(&e->leases, j->timer_idx);
+        /* remember the holder: its heartbeat, ack or fail learns why */
+        cancelled_t *c = synq_map_get(&e->cancelled, j->id);
+        if (c == NULL) {
+            c = synq_calloc(1, sizeof *c);
+            c->id = synq_strdup(j->id);
+            synq_map_put(&e->cancelled, c->id, c);
+        }
+        free(c->worker);
+        c->worker = synq_strdup(j->worker ? j->worker : "");
+        c->until = SYNQ_MAX(j->lease_until, now + 60 * SYNQ_US_PER_SEC);
+        /* a long-poll fetch of the same worker hears it at once */
+        for (synq_fetch_waiter_t *w = e->waiters; w; w = w->next) {
+            if (strcmp(w->worker, c->worker) != 0) continue;
+            synq_buf_t ids, empty;
+            synq_buf_init(&ids);
+            synq_buf_init(&empty);
+            synq_buf_putc(&ids, '[');
+            synq_buf_json_str(&ids, j->id, strlen(j->id));
+            synq_buf_putc(&ids, ']');
+            synq_buf_puts(&empty, "[]");
+            waiter_finish(e, w, &empty, 0, ids.data);
+            synq_buf_release(&ids);
+            synq_buf_release(&empty);
+            break;
+        }
+        j->lease_until = 0;
+    } else {
+        detach(e, j);
+    }
+    if (message) {
+        free(j->err_message);
+        free(j->err_type);
+        j->err_message = synq_strdup(message);
+        j->err_type = type ? synq_strdup(type) : NULL;
+    }
+    set_state(e, j, SYNQ_JOB_CANCELLED);
+    j->run_at = 0;
+    j->finished_at = now;
+    retire(e, j, out);
+    arm_timer(e);
 }
 
 int synq_engine_cancel(synq_engine_t *e, const char *id, int flags, synq_buf_t *out)
@@ -744,19 +1595,89 @@ int synq_engine_cancel(synq_engine_t *e, const char *id, int flags, synq_buf_t *
         int rc = e->store->ops->job_exists(e->store, id);
         return rc == 0 ? SYNQ_ECONFLICT : rc;
     }
-    if (j->state == SYNQ_JOB_ACTIVE) {
-        if (!(flags & SYNQ_CANCEL_ACTIVE)) return SYNQ_ECONFLICT;
-        synq_heap_remove(&e->leases, j->timer_idx);
-        j->lease_until = 0;
-    } else {
-        detach(e, j);
-    }
-    set_state(e, j, SYNQ_JOB_CANCELLED);
-    j->run_at = 0;
-    j->finished_at = synq_time_now_us();
-    retire(e, j, out);
-    arm_timer(e);
+    if (j->state == SYNQ_JOB_ACTIVE && !(flags & SYNQ_CANCEL_ACTIVE)) return SYNQ_ECONFLICT;
+    cancel_live(e, j, NULL, NULL, out);
     return 0;
+}
+
+/* ---- progress and log --------------------------------------------------------- */
+
+static int active_job(synq_engine_t *e, const char *id, const char *worker, synq_job_t **out)
+{
+    synq_job_t *j = synq_map_get(&e->jobs, id);
+    if (j == NULL) {
+        if (worker && worker[0] && cancelled_under(e, id, worker)) return SYNQ_ECANCELLED;
+        return e->store->ops->job_exists(e->store, id) == 0 ? SYNQ_ECONFLICT : SYNQ_ENOTFOUND;
+    }
+    if (j->state != SYNQ_JOB_ACTIVE) return SYNQ_ECONFLICT;
+    if (worker && worker[0] && strcmp(j->worker ? j->worker : "", worker) != 0) return SYNQ_ELEASE;
+    *out = j;
+    return 0;
+}
+
+/* Appends one event, unless the job has used its share. */
+static void add_event(synq_engine_t *e, synq_job_t *j, synq_event_kind_t kind, const char *data,
+                      int64_t now)
+{
+    if (j->nevents >= e->cfg.max_events_per_job) return;
+    synq_event_row_t ev = {.n = ++j->nevents, .at = now, .kind = kind, .data = data};
+    store_write(e, e->store->ops->event_append(e->store, j->id, &ev));
+    emit(e, kind == SYNQ_EVENT_PROGRESS ? SYNQ_JOBEV_PROGRESS : SYNQ_JOBEV_LOG, j, ev.n, data);
+}
+
+int synq_engine_progress(synq_engine_t *e, const char *id, const char *worker,
+                         const char *progress_json, synq_buf_t *out)
+{
+    synq_job_t *j;
+    int rc = active_job(e, id, worker, &j);
+    if (rc) return rc;
+    int64_t now = synq_time_now_us();
+    json_t *p = json_loads(progress_json, 0, NULL);
+    if (!json_is_object(p)) {
+        json_decref(p);
+        return SYNQ_EINVAL;
+    }
+    char ts[40];
+    ts[synq_rfc3339_format(now, ts)] = '\0';
+    json_object_set_new(p, "at", json_string(ts));
+    free(j->progress);
+    j->progress = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    int before = j->nevents;
+    add_event(e, j, SYNQ_EVENT_PROGRESS, j->progress, now);
+    if (before == j->nevents) emit(e, SYNQ_JOBEV_PROGRESS, j, 0, j->progress);
+    store_write(e, e->store->ops->job_update(e->store, j));
+    if (out) synq_job_to_json(j, out);
+    return 0;
+}
+
+int synq_engine_log(synq_engine_t *e, const char *id, const char *worker,
+                    const char *const *lines, size_t n)
+{
+    synq_job_t *j;
+    int rc = active_job(e, id, worker, &j);
+    if (rc) return rc;
+    int64_t now = synq_time_now_us();
+    char ts[40];
+    ts[synq_rfc3339_format(now, ts)] = '\0';
+    synq_buf_t b;
+    synq_buf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        b.len = 0;
+        synq_buf_puts(&b, "{\"line\":");
+        synq_buf_json_str(&b, lines[i], strlen(lines[i]));
+        synq_buf_printf(&b, ",\"at\":\"%s\"}", ts);
+        add_event(e, j, SYNQ_EVENT_LOG, b.data, now);
+    }
+    synq_buf_release(&b);
+    store_write(e, e->store->ops->job_update(e->store, j));
+    return 0;
+}
+
+int synq_engine_events(synq_engine_t *e, const char *id, int64_t after_n, synq_store_event_cb cb,
+                       void *arg)
+{
+    return e->store->ops->event_list(e->store, id, after_n, cb, arg);
 }
 
 int synq_engine_delete(synq_engine_t *e, const char *id)
@@ -764,9 +1685,17 @@ int synq_engine_delete(synq_engine_t *e, const char *id)
     synq_job_t *j = synq_map_get(&e->jobs, id);
     if (j) {
         detach(e, j);
+        if (j->state == SYNQ_JOB_ACTIVE) synq_heap_remove(&e->leases, j->timer_idx);
         count(e, j, -1);
         store_write(e, e->store->ops->job_delete(e->store, id));
+        unique_release(e, j);
+        if (j->deps_pending > 0) deps_unregister(e, j);
         synq_map_del(&e->jobs, id);
+        if (j->group) group_remove(e, j);
+        /* its dependants and batch see it as cancelled: it will never complete */
+        j->state = SYNQ_JOB_CANCELLED;
+        deps_resolve(e, j);
+        if (j->batch) batch_job_done(e, j);
         synq_job_free(j);
         arm_timer(e);
         return 0;
@@ -788,6 +1717,114 @@ static int64_t oldest_enqueued(const queue_t *q)
     return oldest;
 }
 
+/* Applies stored settings (validated when they were set). */
+static void queue_apply_config(queue_t *q, const char *config)
+{
+    free(q->config);
+    free(q->callback);
+    q->config = config ? synq_strdup(config) : NULL;
+    q->callback = NULL;
+    q->max_active = q->rate_limit = 0;
+    q->rate_per_us = 0;
+    q->keep_for_us = 0;
+    json_t *c = config ? json_loads(config, 0, NULL) : NULL;
+    if (c == NULL) return;
+    q->max_active = (int)json_integer_value(json_object_get(c, "max_active"));
+    const json_t *r = json_object_get(c, "rate");
+    if (json_is_object(r)) {
+        q->rate_limit = (int)json_integer_value(json_object_get(r, "limit"));
+        q->rate_per_us = json_integer_value(json_object_get(r, "per_us"));
+        if (q->rate_limit <= 0 || q->rate_per_us <= 0) q->rate_limit = 0;
+        q->tokens = q->rate_limit; /* a full bucket */
+        q->tokens_at = synq_time_now_us();
+    }
+    q->keep_for_us = json_integer_value(json_object_get(c, "keep_for_us"));
+    const json_t *cb = json_object_get(c, "callback");
+    if (json_is_object(cb)) q->callback = json_dumps(cb, JSON_COMPACT);
+    json_decref(c);
+}
+
+static int duration_arg(const json_t *v, int64_t *us)
+{
+    if (json_is_number(v)) {
+        *us = (int64_t)(json_number_value(v) * SYNQ_US_PER_SEC);
+        return json_number_value(v) > 0 ? 0 : SYNQ_EINVAL;
+    }
+    return json_is_string(v) ? synq_duration_parse(json_string_value(v), json_string_length(v), us)
+                             : SYNQ_EINVAL;
+}
+
+int synq_engine_queue_configure(synq_engine_t *e, const char *name, const json_t *cfg,
+                                char *err, size_t errlen, synq_buf_t *out)
+{
+    json_t *norm = json_object();
+    const json_t *v;
+    int rc = SYNQ_EINVAL;
+    if (!json_is_object(cfg)) {
+        snprintf(err, errlen, "body: must be an object {max_active?, rate?, keep_for?, callback?}");
+        goto out;
+    }
+    if ((v = json_object_get(cfg, "max_active")) && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000) {
+            snprintf(err, errlen, "max_active: must be an integer from 1 to 1000000");
+            goto out;
+        }
+        json_object_set(norm, "max_active", (json_t *)v);
+    }
+    if ((v = json_object_get(cfg, "rate")) && !json_is_null(v)) {
+        const json_t *lim = json_is_object(v) ? json_object_get(v, "limit") : NULL;
+        const json_t *per = json_is_object(v) ? json_object_get(v, "per") : NULL;
+        int64_t per_us = SYNQ_US_PER_SEC;
+        if (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
+            json_integer_value(lim) > 1000000) {
+            snprintf(err, errlen, "rate.limit: must be an integer from 1 to 1000000");
+            goto out;
+        }
+        if (per && (duration_arg(per, &per_us) || per_us < 1000 ||
+                    per_us > 86400LL * SYNQ_US_PER_SEC)) {
+            snprintf(err, errlen, "rate.per: must be a duration from 1ms to 24h, such as \"1s\"");
+            goto out;
+        }
+        json_t *r = json_object();
+        json_object_set(r, "limit", (json_t *)lim);
+        json_object_set_new(r, "per_us", json_integer(per_us));
+        json_object_set_new(norm, "rate", r);
+    }
+    if ((v = json_object_get(cfg, "keep_for")) && !json_is_null(v)) {
+        int64_t us;
+        if (duration_arg(v, &us) || us < SYNQ_US_PER_SEC) {
+            snprintf(err, errlen, "keep_for: must be a duration of at least 1s, such as \"7d\"");
+            goto out;
+        }
+        json_object_set_new(norm, "keep_for_us", json_integer(us));
+    }
+    if ((v = json_object_get(cfg, "callback")) && !json_is_null(v)) {
+        char *cb = NULL;
+        if (synq_job_callback_parse(v, &cb, err, errlen)) goto out;
+        json_object_set_new(norm, "callback", json_loads(cb, 0, NULL));
+        free(cb);
+    }
+    char *text = json_object_size(norm) ? json_dumps(norm, JSON_COMPACT) : NULL;
+    queue_t *q = queue_get(e, name, true);
+    store_write(e, e->store->ops->queue_set_config(e->store, name, text));
+    queue_apply_config(q, text);
+    free(text);
+    if (e->waiters) e->dispatch_needed = true, mark_dirty(e);
+    queue_json(q, synq_time_now_us(), out);
+    rc = 0;
+out:
+    json_decref(norm);
+    return rc;
+}
+
+int synq_engine_queue_get(synq_engine_t *e, const char *name, synq_buf_t *out)
+{
+    queue_t *q = queue_get(e, name, false);
+    if (q == NULL) return SYNQ_ENOTFOUND;
+    queue_json(q, synq_time_now_us(), out);
+    return 0;
+}
+
 static void queue_json(const queue_t *q, int64_t now, synq_buf_t *out)
 {
     int64_t oldest = oldest_enqueued(q);
@@ -800,6 +1837,26 @@ static void queue_json(const queue_t *q, int64_t now, synq_buf_t *out)
     for (int s = 0; s < SYNQ_JOB_NSTATES; s++)
         synq_buf_printf(out, "%s\"%s\":%lld", s ? "," : "", synq_job_state_name(s),
                         (long long)q->counts[s]);
+    synq_buf_puts(out, "},\"settings\":{");
+    bool first = true;
+    if (q->max_active)
+        synq_buf_printf(out, "\"max_active\":%d", q->max_active), first = false;
+    if (q->rate_limit)
+        synq_buf_printf(out, "%s\"rate\":{\"limit\":%d,\"per\":%.6g}", first ? "" : ",",
+                        q->rate_limit, (double)q->rate_per_us / SYNQ_US_PER_SEC),
+            first = false;
+    if (q->keep_for_us)
+        synq_buf_printf(out, "%s\"keep_for\":%.6g", first ? "" : ",",
+                        (double)q->keep_for_us / SYNQ_US_PER_SEC),
+            first = false;
+    if (q->callback) {
+        json_t *cb = json_loads(q->callback, 0, NULL);
+        json_object_del(cb, "secrets");
+        char *t = json_dumps(cb, JSON_COMPACT);
+        synq_buf_printf(out, "%s\"callback\":%s", first ? "" : ",", t);
+        free(t);
+        json_decref(cb);
+    }
     synq_buf_puts(out, "}}");
 }
 
@@ -848,7 +1905,12 @@ int synq_engine_queue_purge(synq_engine_t *e, const char *name, int64_t *purged)
             ready_unlink(j);
             count(e, j, -1);
             store_write(e, e->store->ops->job_delete(e->store, j->id));
+            unique_release(e, j);
             synq_map_del(&e->jobs, j->id);
+            if (j->group) group_remove(e, j);
+            j->state = SYNQ_JOB_CANCELLED;
+            deps_resolve(e, j);
+            if (j->batch) batch_job_done(e, j);
             synq_job_free(j);
             (*purged)++;
         }
@@ -858,30 +1920,43 @@ int synq_engine_queue_purge(synq_engine_t *e, const char *name, int64_t *purged)
 
 /* ---- retention ----------------------------------------------------------- */
 
-typedef struct {
-    synq_engine_t *e;
-    synq_job_state_t state;
-} prune_ctx_t;
-
-static void pruned(const char *queue, void *arg)
+static void pruned(const char *queue, synq_job_state_t state, void *arg)
 {
-    prune_ctx_t *c = arg;
-    queue_t *q = queue_get(c->e, queue, false);
-    if (q) q->counts[c->state]--;
-    c->e->totals[c->state]--;
+    synq_engine_t *e = arg;
+    queue_t *q = queue_get(e, queue, false);
+    if ((unsigned)state >= SYNQ_JOB_NSTATES) return;
+    if (q) q->counts[state]--;
+    e->totals[state]--;
 }
 
 static void prune(synq_engine_t *e)
 {
-    e->prune_needed = false;
     int64_t now = synq_time_now_us();
-    prune_ctx_t c = {e, SYNQ_JOB_DEAD};
-    store_write(e, e->store->ops->job_prune(e->store, SYNQ_JOB_DEAD, now - e->cfg.dead_ttl_us,
-                                            e->cfg.dead_max, pruned, &c));
-    c.state = SYNQ_JOB_COMPLETED;
-    store_write(e, e->store->ops->job_prune(e->store, SYNQ_JOB_COMPLETED,
-                                            now - e->cfg.completed_ttl_us, e->cfg.completed_max,
-                                            pruned, &c));
+    bool caps = e->prune_needed || now - e->last_cap_prune >= 60 * SYNQ_US_PER_SEC;
+    e->prune_needed = false;
+    int64_t tomb = now - e->cfg.tombstone_ttl_us;
+    if (!caps) {
+        store_write(e, e->store->ops->job_prune(e->store, -1, now, -1, tomb, pruned, e));
+    } else {
+        e->last_cap_prune = now;
+        store_write(e, e->store->ops->job_prune(e->store, SYNQ_JOB_DEAD, now, e->cfg.dead_max,
+                                                tomb, pruned, e));
+        store_write(e, e->store->ops->job_prune(e->store, SYNQ_JOB_COMPLETED, now,
+                                                e->cfg.completed_max, tomb, pruned, e));
+        store_write(e, e->store->ops->idem_prune(e->store, now - e->cfg.idempotency_ttl_us));
+        /* forget cancellations whose holders had their chance to hear */
+        void *it = NULL, *v;
+        cancelled_t *old[64];
+        size_t nold = 0;
+        while (synq_map_next(&e->cancelled, &it, NULL, &v) && nold < 64)
+            if (((cancelled_t *)v)->until < now) old[nold++] = v;
+        for (size_t i = 0; i < nold; i++) {
+            synq_map_del(&e->cancelled, old[i]->id);
+            free(old[i]->id);
+            free(old[i]->worker);
+            free(old[i]);
+        }
+    }
 }
 
 /* ---- shutdown ------------------------------------------------------------- */
@@ -894,11 +1969,35 @@ static void on_engine_handle_closed(uv_handle_t *h)
     while (synq_map_next(&e->jobs, &it, NULL, &v)) synq_job_free(v);
     it = NULL;
     while (synq_map_next(&e->queues, &it, NULL, &v)) {
-        free(((queue_t *)v)->name);
+        queue_t *q = v;
+        free(q->name);
+        free(q->config);
+        free(q->callback);
+        free(q);
+    }
+    it = NULL;
+    while (synq_map_next(&e->groups, &it, NULL, &v)) {
+        free(((group_t *)v)->name);
+        free(((group_t *)v)->v);
+        free(v);
+    }
+    it = NULL;
+    while (synq_map_next(&e->dependants, &it, NULL, &v)) deplist_free(v);
+    it = NULL;
+    while (synq_map_next(&e->batches, &it, NULL, &v)) batch_free(v);
+    it = NULL;
+    while (synq_map_next(&e->cancelled, &it, NULL, &v)) {
+        free(((cancelled_t *)v)->id);
+        free(((cancelled_t *)v)->worker);
         free(v);
     }
     synq_map_release(&e->jobs);
     synq_map_release(&e->queues);
+    synq_map_release(&e->groups);
+    synq_map_release(&e->uniques);
+    synq_map_release(&e->dependants);
+    synq_map_release(&e->batches);
+    synq_map_release(&e->cancelled);
     synq_heap_release(&e->due);
     synq_heap_release(&e->leases);
     free(e->commit_waiters);
@@ -914,7 +2013,7 @@ void synq_engine_drain(synq_engine_t *e)
     synq_buf_t empty;
     synq_buf_init(&empty);
     synq_buf_puts(&empty, "[]");
-    while (e->waiters) waiter_finish(e, e->waiters, &empty, 0);
+    while (e->waiters) waiter_finish(e, e->waiters, &empty, 0, NULL);
     synq_buf_release(&empty);
 }
 
@@ -930,4 +2029,5 @@ void synq_engine_close(synq_engine_t *e, void (*cb)(void *arg), void *arg)
     uv_close((uv_handle_t *)&e->maint, on_engine_handle_closed);
     uv_close((uv_handle_t *)&e->check, on_engine_handle_closed);
     uv_close((uv_handle_t *)&e->idle, on_engine_handle_closed);
+    uv_close((uv_handle_t *)&e->rate_timer, on_engine_handle_closed);
 }

@@ -523,8 +523,10 @@ static void start_run(synq_executor_t *x, const json_t *job)
 
 /* ---- fetching ------------------------------------------------------------ */
 
-static void on_jobs(const synq_buf_t *jobs, int n, void *arg)
+/* cancel: ignored, the final-state listener stops cancelled runs already */
+static void on_jobs(const synq_buf_t *jobs, int n, const char *cancel, void *arg)
 {
+    (void)cancel;
     synq_executor_t *x = arg;
     x->waiter = NULL;
     if (n > 0) {

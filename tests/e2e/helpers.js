@@ -122,7 +122,7 @@ async function fetchJobs(server, body) {
   return res.body.jobs;
 }
 
-const ZERO_COUNTS = { scheduled: 0, queued: 0, active: 0, retry: 0, completed: 0, dead: 0, cancelled: 0 };
+const ZERO_COUNTS = { scheduled: 0, queued: 0, active: 0, retry: 0, completed: 0, dead: 0, cancelled: 0, waiting: 0 };
 
 // GET /v1/queues and return the named queue's entry, or null when absent.
 async function getQueue(server, name) {

@@ -790,7 +790,6 @@ test('cancel: scheduled, queued and retry jobs; 409 invalid_state otherwise', as
 
   assert.equal((await h.api(server, 'POST', `/v1/jobs/${willComplete.id}/ack`, { worker: 'w' })).status, 200);
   h.assertError(await h.api(server, 'POST', `/v1/jobs/${willComplete.id}/cancel`), 409, 'invalid_state', undefined, 'cancel completed');
-  h.assertError(await h.api(server, 'POST', `/v1/jobs/${active.id}/cancel`), 409, 'invalid_state', undefined, 'cancel active');
   h.assertError(await h.api(server, 'POST', `/v1/jobs/${queued.id}/cancel`), 409, 'invalid_state', undefined, 'cancel cancelled');
   h.assertError(await h.api(server, 'POST', '/v1/jobs/no-such-job-xyz/cancel'), 404, 'not_found', undefined, 'cancel unknown');
   checkJob(await h.getJob(server, willComplete.id), { state: 'completed' });
@@ -956,7 +955,7 @@ test('wrong method on a known path: 405 method_not_allowed with Allow', async ()
     ['GET', '/v1/jobs/some-id/ack', ['POST']],
     ['DELETE', '/v1/jobs/some-id/cancel', ['POST']],
     ['GET', '/v1/queues/some-q/pause', ['POST']],
-    ['PUT', '/v1/queues/some-q', ['DELETE']],
+    ['POST', '/v1/queues/some-q', ['DELETE', 'GET', 'PUT']],
     ['POST', '/healthz', ['GET']],
   ]) {
     const res = await h.api(server, m, p, m === 'GET' ? undefined : {});

@@ -23,7 +23,7 @@ test('--dead-max keeps only the newest dead jobs', async () => {
   try {
     for (let i = 1; i <= 5; i++) await killJob(server, 'dm', `dead-${i}`);
     await h.waitFor(async () => (await h.queueCounts(server, 'dm')).dead === 3, 5000, 50, 'dead count 3');
-    for (const id of ['dead-1', 'dead-2']) assert.equal((await h.api(server, 'GET', `/v1/jobs/${id}`)).status, 404);
+    for (const id of ['dead-1', 'dead-2']) assert.equal((await h.api(server, 'GET', `/v1/jobs/${id}`)).status, 410, 'pruned ids answer 410 Gone');
     for (const id of ['dead-3', 'dead-4', 'dead-5']) assert.equal((await h.getJob(server, id)).state, 'dead');
     const listed = await h.api(server, 'GET', '/v1/jobs?state=dead');
     assert.deepEqual(listed.body.jobs.map((j) => j.id), ['dead-5', 'dead-4', 'dead-3']);
@@ -38,7 +38,7 @@ test('--dead-ttl drops dead jobs older than the limit', async () => {
     await killJob(server, 'dt', 'old-dead');
     await h.sleep(2600);
     await killJob(server, 'dt', 'new-dead');
-    await h.waitFor(async () => (await h.api(server, 'GET', '/v1/jobs/old-dead')).status === 404, 5000);
+    await h.waitFor(async () => (await h.api(server, 'GET', '/v1/jobs/old-dead')).status === 410, 5000);
     assert.equal((await h.getJob(server, 'new-dead')).state, 'dead');
     assert.equal((await h.queueCounts(server, 'dt')).dead, 1);
   } finally {
@@ -56,7 +56,7 @@ test('--completed-max keeps only the newest completed jobs', async () => {
       assert.equal((await h.api(server, 'POST', `/v1/jobs/done-${i}/ack`, { worker: 'w' })).status, 200);
     }
     await h.waitFor(async () => (await h.queueCounts(server, 'cm')).completed === 2, 5000, 50, 'completed 2');
-    assert.equal((await h.api(server, 'GET', '/v1/jobs/done-1')).status, 404);
+    assert.equal((await h.api(server, 'GET', '/v1/jobs/done-1')).status, 410);
     assert.equal((await h.getJob(server, 'done-4')).state, 'completed');
   } finally {
     assert.equal(await server.stop(), 0);

@@ -103,7 +103,7 @@ static void assert_time_field(const json_t *obj, const char *key, int64_t want)
 static void test_state_names(void **state)
 {
     static const char *const names[] = {"scheduled", "queued",    "active",   "retry",
-                                        "completed", "dead", "cancelled"};
+                                        "completed", "dead", "cancelled", "waiting"};
     assert_int_equal(SYNQ_ARRAY_LEN(names), SYNQ_JOB_NSTATES);
     for (int s = 0; s < SYNQ_JOB_NSTATES; s++) {
         assert_string_equal(synq_job_state_name((synq_job_state_t)s), names[s]);
@@ -141,11 +141,12 @@ static const int next_state[SYNQ_JOB_NSTATES][6] = {
     /*                 FETCH              ACK                  FAIL             DUE               RETRY             CANCEL */
     [SYNQ_JOB_SCHEDULED] = {X, X, X, SYNQ_JOB_QUEUED, X, SYNQ_JOB_CANCELLED},
     [SYNQ_JOB_QUEUED] = {SYNQ_JOB_ACTIVE, X, X, X, X, SYNQ_JOB_CANCELLED},
-    [SYNQ_JOB_ACTIVE] = {X, SYNQ_JOB_COMPLETED, SYNQ_JOB_RETRY, X, X, X},
+    [SYNQ_JOB_ACTIVE] = {X, SYNQ_JOB_COMPLETED, SYNQ_JOB_RETRY, X, X, SYNQ_JOB_CANCELLED},
     [SYNQ_JOB_RETRY] = {X, X, X, SYNQ_JOB_QUEUED, SYNQ_JOB_QUEUED, SYNQ_JOB_CANCELLED},
     [SYNQ_JOB_COMPLETED] = {X, X, X, X, X, X},
     [SYNQ_JOB_DEAD] = {X, X, X, X, SYNQ_JOB_QUEUED, X},
     [SYNQ_JOB_CANCELLED] = {X, X, X, X, X, X},
+    [SYNQ_JOB_WAITING] = {X, X, X, X, X, SYNQ_JOB_CANCELLED},
 };
 
 static void test_transition_table(void **state)
