@@ -3,8 +3,13 @@
  * its own process group with the job's JSON on stdin and SYNQ_JOB_* in its
  * environment, heartbeat the lease while it runs, and then ack the job with
  * the command's stdout as the result (exit 0) or fail it with the tail of
- * its stderr (non-zero exit, a signal, --timeout). SIGINT/SIGTERM stop the
- * fetching and let running commands finish; a second one ends them too.
+ * its stderr (non-zero exit, a signal, --timeout). Lines the command writes
+ * to stderr starting with "progress:" or "log:" are forwarded to the job's
+ * progress and log endpoints. A job cancelled while it runs (learnt from a
+ * heartbeat reply, or from the "cancel" list of any thread's fetch reply)
+ * has its command's process group killed and is neither acked nor failed.
+ * SIGINT/SIGTERM stop the fetching and let running commands finish; a
+ * second one ends them too.
  *
  * It does not batch, prefetch or run anything but an external command: a
  * worker written against the HTTP API or a Faktory library does more. */
@@ -39,15 +44,24 @@ extern char **environ;
 #define FETCH_WAIT "30s"
 #define FETCH_TIMEOUT_MS 45000L /* the long poll plus a margin */
 #define HEARTBEAT_TIMEOUT_MS 10000L
+#define UPDATE_TIMEOUT_MS 10000L /* one progress or log request; not retried */
 #define REPORT_TIMEOUT_MS 30000L
 #define REPORT_TRIES 5                  /* ack/fail attempts on transport errors and 5xx */
 #define MAX_STDOUT_BYTES (1024u * 1024) /* the result; more is dropped */
 #define STDERR_TAIL_BYTES 4096u         /* kept for the failure message */
-#define MIN_HEARTBEAT_MS 200            /* floor for reserve_for/3 */
+#define MIN_HEARTBEAT_MS 200            /* floor for reserve_for/3 and --heartbeat */
+#define MAX_HEARTBEAT_MS 10000          /* default cap, so a cancel is noticed soon */
+#define MAX_LINE_BYTES (64u * 1024)     /* a longer "progress:"/"log:" line is cut */
+#define MAX_LOG_BATCH_BYTES 262144u     /* line text in one POST .../log */
+#define STDERR_READS 16                 /* per drain, so updates are sent as we go */
+#define UPDATE_ERRORS_LOGGED 5          /* per job; the rest are only counted */
+#define CANCEL_RING 16                  /* cancels for jobs not (yet) running here */
 #define TICK_MS 250                     /* longest sleep before looking at signals */
 #define MAX_BACKOFF_MS 30000
 /* Ends synq_log's key/value list; a bare NULL may be an int in varargs. */
 #define LOG_END ((const char *)NULL)
+
+typedef struct worker_s worker_t;
 
 typedef struct {
     const char *server;
@@ -56,21 +70,32 @@ typedef struct {
     int64_t timeout_ms; /* 0 = none */
     const char *timeout_text;
     int64_t kill_after_ms;
+    int64_t heartbeat_ms; /* --heartbeat; 0 = reserve_for/3, at most 10 s */
     char worker[256];
-    char **cmd; /* borrowed from argv, NULL-terminated */
+    char **cmd;        /* borrowed from argv, NULL-terminated */
+    worker_t *workers; /* all `concurrency` of them, for delivering cancels */
 } work_cfg_t;
 
-typedef struct {
+struct worker_s {
     const work_cfg_t *cfg;
     synq_client_t *client;
     pthread_t thread;
-} worker_t;
+    char *job_id;       /* the job running on this thread or NULL; g_jobs_lock */
+    atomic_bool cancel; /* a fetch reply said job_id was cancelled */
+};
 
 /* SIGINT/SIGTERM received so far (the main thread counts them with
  * sigtimedwait; the workers only read). */
 static atomic_int g_signals;
 static atomic_int g_live_threads;
 static atomic_int g_running_jobs;
+
+/* Guards every worker's job_id and the ring below. A cancel can come on one
+ * thread's fetch for the job another thread runs; one whose job is not
+ * running here yet (its fetch reply still being read) waits in the ring. */
+static pthread_mutex_t g_jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *g_cancel_ring[CANCEL_RING];
+static size_t g_cancel_next;
 
 /* ---- small helpers ---- */
 
@@ -107,6 +132,12 @@ typedef struct {
     size_t out_bytes; /* all of stdout, including what was dropped */
     synq_buf_t err;   /* at most 2 * STDERR_TAIL_BYTES, the tail */
     bool err_cut;
+    /* stderr split into lines for "progress:" and "log:" */
+    synq_buf_t line;        /* the line being read, at most MAX_LINE_BYTES */
+    bool line_cut;          /* bytes past MAX_LINE_BYTES were dropped */
+    json_t *updates;        /* to send, in order: objects (progress), arrays (log lines) */
+    size_t log_batch_bytes; /* line text in the last array of updates */
+    int update_errors;
 } child_t;
 
 static void close_fd(int *fd)
@@ -217,21 +248,129 @@ static void child_feed(child_t *ch)
     close_fd(&ch->fd_in);
 }
 
+/* Is s[0..n) a percentage: digits, optionally a '.' and more digits? */
+static bool is_percent(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i == 0 || i > 15) return false;
+    if (i < n && s[i] == '.') {
+        size_t j = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == j) return false;
+    }
+    return i == n;
+}
+
+static json_t *percent_json(const char *s, size_t n)
+{
+    char num[64];
+    snprintf(num, sizeof num, "%.*s", (int)SYNQ_MIN(n, sizeof num - 1), s);
+    if (memchr(num, '.', strlen(num))) return json_real(strtod(num, NULL));
+    return json_integer((json_int_t)strtoll(num, NULL, 10));
+}
+
+/* One whole stderr line (without its newline): "progress: ..." and
+ * "log: ..." become updates; anything else only goes to the tail. */
+static void line_handle(child_t *ch)
+{
+    const char *raw = ch->line.data ? ch->line.data : "";
+    size_t rn = ch->line.len;
+    if (rn > 0 && raw[rn - 1] == '\r') rn--;
+    bool is_progress = rn >= 9 && memcmp(raw, "progress:", 9) == 0;
+    bool is_log = !is_progress && rn >= 4 && memcmp(raw, "log:", 4) == 0;
+    if (!is_progress && !is_log) goto done;
+
+    size_t skip = is_progress ? 9 : 4;
+    if (skip < rn && raw[skip] == ' ') skip++;
+    /* valid UTF-8 (a cut line may end inside a sequence) with no NULs */
+    synq_buf_t t;
+    synq_buf_init(&t);
+    synq_buf_utf8(&t, raw + skip, rn - skip);
+    const char *s = t.data ? t.data : "";
+    size_t n = t.len;
+
+    if (is_log) {
+        size_t last = json_array_size(ch->updates);
+        json_t *batch = last ? json_array_get(ch->updates, last - 1) : NULL;
+        if (!json_is_array(batch) || ch->log_batch_bytes + n > MAX_LOG_BATCH_BYTES) {
+            batch = json_array();
+            json_array_append_new(ch->updates, batch);
+            ch->log_batch_bytes = 0;
+        }
+        json_array_append_new(batch, json_stringn(s, n));
+        ch->log_batch_bytes += n;
+        synq_buf_release(&t);
+        goto done;
+    }
+
+    json_t *p = NULL;
+    size_t k = 0;
+    while (k < n && s[k] != ' ')
+        k++;
+    if (n > 0 && s[0] == '{') {
+        p = json_loadb(s, n, 0, NULL);
+        if (p && !json_is_object(p)) {
+            json_decref(p);
+            p = NULL;
+        }
+    }
+    if (p == NULL && is_percent(s, k)) {
+        p = json_object();
+        json_object_set_new(p, "percent", percent_json(s, k));
+        while (k < n && s[k] == ' ')
+            k++;
+        if (k < n) json_object_set_new(p, "message", json_stringn(s + k, n - k));
+    }
+    if (p == NULL) p = json_pack("{s:s%}", "message", s, n);
+    json_array_append_new(ch->updates, p);
+    synq_buf_release(&t);
+
+done:
+    synq_buf_consume(&ch->line, ch->line.len);
+    ch->line_cut = false;
+}
+
+/* Splits stderr bytes into lines, which may come split across reads. */
+static void lines_feed(child_t *ch, const char *p, size_t n)
+{
+    while (n > 0) {
+        const char *nl = memchr(p, '\n', n);
+        size_t take = nl ? (size_t)(nl - p) : n;
+        size_t room = MAX_LINE_BYTES - ch->line.len;
+        synq_buf_append(&ch->line, p, SYNQ_MIN(take, room));
+        if (take > room) ch->line_cut = true;
+        if (!nl) break;
+        line_handle(ch);
+        p += take + 1;
+        n -= take + 1;
+    }
+}
+
 /* Reads what is there on stdout (is_err false) or stderr; closes the fd at
- * end of file. */
-static void child_drain(child_t *ch, bool is_err)
+ * end of file. Returns true when it stopped with stderr possibly holding
+ * more (after STDERR_READS reads), so the caller can send the updates
+ * found so far and call again. */
+static bool child_drain(child_t *ch, bool is_err)
 {
     int *fd = is_err ? &ch->fd_err : &ch->fd_out;
     char tmp[65536];
+    int reads = 0;
     while (*fd >= 0) {
+        if (is_err && reads++ == STDERR_READS) return true;
         ssize_t n = read(*fd, tmp, sizeof tmp);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
         if (n <= 0) {
             close_fd(fd);
-            return;
+            /* a last line without its newline */
+            if (is_err && (ch->line.len > 0 || ch->line_cut)) line_handle(ch);
+            return false;
         }
         if (is_err) {
+            lines_feed(ch, tmp, (size_t)n);
             synq_buf_append(&ch->err, tmp, (size_t)n);
             if (ch->err.len > 2 * STDERR_TAIL_BYTES) {
                 synq_buf_consume(&ch->err, ch->err.len - STDERR_TAIL_BYTES);
@@ -243,6 +382,7 @@ static void child_drain(child_t *ch, bool is_err)
             ch->out_bytes += (size_t)n;
         }
     }
+    return false;
 }
 
 /* ---- talking to the server ---- */
@@ -257,7 +397,7 @@ static char *job_path(const char *id, const char *verb)
     return synq_buf_steal(&b, NULL);
 }
 
-typedef enum { HB_OK, HB_LOST, HB_ERROR } hb_result_t;
+typedef enum { HB_OK, HB_LOST, HB_CANCELLED, HB_ERROR } hb_result_t;
 
 static hb_result_t heartbeat(worker_t *w, const char *id)
 {
@@ -272,7 +412,12 @@ static hb_result_t heartbeat(worker_t *w, const char *id)
         synq_log(SYNQ_LOG_WARN, "heartbeat.error", "job", id, "error",
                  synq_client_errmsg(w->client), LOG_END);
     } else if (resp.status == 200) {
-        rc = HB_OK;
+        /* The reply is the job; a cancel while it ran shows as "cancel":
+         * true (and state "cancelled"): it is final, the command must go. */
+        const char *state = json_string_value(json_object_get(resp.body, "state"));
+        bool cancelled = json_is_true(json_object_get(resp.body, "cancel")) ||
+                         (state && strcmp(state, "cancelled") == 0);
+        rc = cancelled ? HB_CANCELLED : HB_OK;
     } else if (resp.status == 404 || resp.status == 409) {
         /* The lease is gone (expired, or the job was deleted or retried by
          * hand): someone else may run it now. */
@@ -289,6 +434,103 @@ static hb_result_t heartbeat(worker_t *w, const char *id)
     json_decref(body);
     free(path);
     return rc;
+}
+
+/* POSTs one progress report or one batch of log lines, once. A failure is
+ * logged (the first few of a job) and otherwise ignored: the job goes on. */
+static void update_send(worker_t *w, const char *id, child_t *ch, const char *verb, json_t *body)
+{
+    synq_client_resp_t resp = {0};
+    char *path = job_path(id, verb);
+    int err =
+        synq_client_request(w->client, "POST", path, body, UPDATE_TIMEOUT_MS, NULL, NULL, &resp);
+    bool ok = err == 0 && resp.status >= 200 && resp.status < 300;
+    if (!ok && ch->update_errors++ < UPDATE_ERRORS_LOGGED) {
+        if (err < 0) {
+            synq_log(SYNQ_LOG_WARN, "report.error", "job", id, "op", verb, "error",
+                     synq_client_errmsg(w->client), LOG_END);
+        } else {
+            char st[24];
+            snprintf(st, sizeof st, "%ld", resp.status);
+            const char *msg =
+                json_string_value(json_object_get(json_object_get(resp.body, "error"), "message"));
+            synq_log(SYNQ_LOG_WARN, "report.error", "job", id, "op", verb, "status", st, "code",
+                     synq_client_resp_code(&resp), "message", msg, LOG_END);
+        }
+    }
+    synq_client_resp_release(&resp);
+    free(path);
+}
+
+/* Sends the updates collected from stderr, in order; send false drops them
+ * (the job is no longer ours to report on). */
+static void updates_flush(worker_t *w, const char *id, child_t *ch, bool send)
+{
+    for (size_t i = 0; send && i < json_array_size(ch->updates); i++) {
+        json_t *u = json_array_get(ch->updates, i);
+        if (json_is_object(u)) {
+            /* a progress object as the command wrote it; the lease is ours */
+            json_object_set_new(u, "worker", json_string(w->cfg->worker));
+            update_send(w, id, ch, "progress", u);
+        } else {
+            json_t *body = json_pack("{s:s,s:O}", "worker", w->cfg->worker, "lines", u);
+            update_send(w, id, ch, "log", body);
+            json_decref(body);
+        }
+    }
+    json_array_clear(ch->updates);
+    ch->log_batch_bytes = 0;
+}
+
+/* ---- cancels ---- */
+
+/* Marks id as running on w; returns true if a cancel for it came already. */
+static bool job_register(worker_t *w, const char *id)
+{
+    bool cancelled = false;
+    pthread_mutex_lock(&g_jobs_lock);
+    free(w->job_id);
+    w->job_id = synq_strdup(id);
+    for (size_t i = 0; i < CANCEL_RING; i++) {
+        if (g_cancel_ring[i] && strcmp(g_cancel_ring[i], id) == 0) {
+            free(g_cancel_ring[i]);
+            g_cancel_ring[i] = NULL;
+            cancelled = true;
+        }
+    }
+    atomic_store(&w->cancel, cancelled);
+    pthread_mutex_unlock(&g_jobs_lock);
+    return cancelled;
+}
+
+static void job_unregister(worker_t *w)
+{
+    pthread_mutex_lock(&g_jobs_lock);
+    free(w->job_id);
+    w->job_id = NULL;
+    atomic_store(&w->cancel, false);
+    pthread_mutex_unlock(&g_jobs_lock);
+}
+
+/* A fetch reply listed id as cancelled: tell the thread running it, or keep
+ * it for the thread about to (its fetch reply may still be arriving). */
+static void cancel_deliver(const work_cfg_t *cfg, const char *id)
+{
+    bool found = false;
+    pthread_mutex_lock(&g_jobs_lock);
+    for (int i = 0; i < cfg->concurrency; i++) {
+        worker_t *o = &cfg->workers[i];
+        if (o->job_id && strcmp(o->job_id, id) == 0) {
+            atomic_store(&o->cancel, true);
+            found = true;
+        }
+    }
+    if (!found) {
+        free(g_cancel_ring[g_cancel_next]);
+        g_cancel_ring[g_cancel_next] = synq_strdup(id);
+        g_cancel_next = (g_cancel_next + 1) % CANCEL_RING;
+    }
+    pthread_mutex_unlock(&g_jobs_lock);
 }
 
 /* POSTs an ack or fail body, retrying transport errors and 5xx a few times
@@ -390,7 +632,14 @@ typedef enum {
     END_TIMEOUT,     /* ran past --timeout */
     END_INTERRUPTED, /* the worker was told twice to stop */
     END_LEASE_LOST,  /* the server took the job away */
+    END_CANCELLED,   /* cancelled through the API: final, nothing to report */
 } end_t;
+
+/* The job is no longer ours: no heartbeat, update, ack or fail for it. */
+static bool end_is_final(end_t end)
+{
+    return end == END_LEASE_LOST || end == END_CANCELLED;
+}
 
 static void run_job(worker_t *w, json_t *job)
 {
@@ -405,6 +654,7 @@ static void run_job(worker_t *w, json_t *job)
     char attempt_s[24], ms_s[24];
     int wstatus = 0;
     end_t end = END_EXIT;
+    const char *cancel_via = NULL; /* how the cancel was learnt */
     bool hard_killed = false;
 
     const char *id = json_string_value(json_object_get(job, "id"));
@@ -423,6 +673,8 @@ static void run_job(worker_t *w, json_t *job)
     atomic_fetch_add(&g_running_jobs, 1);
     synq_buf_init(&ch.out);
     synq_buf_init(&ch.err);
+    synq_buf_init(&ch.line);
+    ch.updates = json_array();
 
     /* environment: ours replace any inherited SYNQ_JOB_* */
     size_t n = 0;
@@ -450,6 +702,11 @@ static void run_job(worker_t *w, json_t *job)
     synq_log(SYNQ_LOG_INFO, "job.start", "job", id, "type", type, "queue", queue, "attempt",
              attempt_s, LOG_END);
     int64_t t0 = now_ms();
+    if (job_register(w, id)) {
+        end = END_CANCELLED;
+        cancel_via = "fetch";
+        goto report;
+    }
     int err = child_spawn(&ch, cfg, envp);
     if (err < 0) {
         synq_buf_t m;
@@ -460,7 +717,13 @@ static void run_job(worker_t *w, json_t *job)
         goto report;
     }
 
-    int64_t hb_every = SYNQ_MAX((int64_t)MIN_HEARTBEAT_MS, (int64_t)reserve_for * 1000 / 3);
+    /* A third of the lease leaves room for two late heartbeats; the cap
+     * bounds how long a cancel can go unnoticed when no other thread of
+     * ours is long-polling a fetch. */
+    int64_t hb_every = (int64_t)reserve_for * 1000 / 3;
+    hb_every =
+        SYNQ_MIN(hb_every, cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : (int64_t)MAX_HEARTBEAT_MS);
+    hb_every = SYNQ_MAX((int64_t)MIN_HEARTBEAT_MS, hb_every);
     int64_t next_hb = t0 + hb_every;
     int64_t deadline = cfg->timeout_ms > 0 ? t0 + cfg->timeout_ms : INT64_MAX;
     int64_t kill_at = INT64_MAX;
@@ -474,6 +737,11 @@ static void run_job(worker_t *w, json_t *job)
             break; /* exited; not reaped yet, so -pid still names its group */
 
         int64_t now = now_ms();
+        if (!end_is_final(end) && atomic_load(&w->cancel)) {
+            end = END_CANCELLED;
+            cancel_via = "fetch";
+            killing = true;
+        }
         if (!killing && (now >= deadline || atomic_load(&g_signals) >= 2)) {
             end = now >= deadline ? END_TIMEOUT : END_INTERRUPTED;
             killing = true;
@@ -485,9 +753,11 @@ static void run_job(worker_t *w, json_t *job)
             kill(-ch.pid, SIGKILL);
             hard_killed = true;
         }
-        if (end != END_LEASE_LOST && now >= next_hb) {
-            if (heartbeat(w, id) == HB_LOST) {
-                end = END_LEASE_LOST;
+        if (!end_is_final(end) && now >= next_hb) {
+            hb_result_t hb = heartbeat(w, id);
+            if (hb == HB_LOST || hb == HB_CANCELLED) {
+                end = hb == HB_LOST ? END_LEASE_LOST : END_CANCELLED;
+                if (hb == HB_CANCELLED) cancel_via = "heartbeat";
                 killing = true;
                 continue;
             }
@@ -501,7 +771,7 @@ static void run_job(worker_t *w, json_t *job)
         if (ch.fd_out >= 0) pfd[nfd++] = (struct pollfd){.fd = ch.fd_out, .events = POLLIN};
         if (ch.fd_err >= 0) pfd[nfd++] = (struct pollfd){.fd = ch.fd_err, .events = POLLIN};
         if (ch.pidfd >= 0) pfd[nfd++] = (struct pollfd){.fd = ch.pidfd, .events = POLLIN};
-        int64_t wake = end == END_LEASE_LOST ? INT64_MAX : next_hb;
+        int64_t wake = end_is_final(end) ? INT64_MAX : next_hb;
         if (!killing) wake = SYNQ_MIN(wake, deadline);
         if (killing && !hard_killed) wake = SYNQ_MIN(wake, kill_at);
         int64_t wait_ms = SYNQ_MAX((int64_t)0, SYNQ_MIN(wake - now, (int64_t)TICK_MS));
@@ -519,10 +789,22 @@ static void run_job(worker_t *w, json_t *job)
             else if (pfd[i].fd == ch.fd_err)
                 child_drain(&ch, true);
         }
+        if (json_array_size(ch.updates) > 0) updates_flush(w, id, &ch, !end_is_final(end));
     }
     /* What it wrote before exiting is in the pipes now. */
     child_drain(&ch, false);
-    child_drain(&ch, true);
+    while (child_drain(&ch, true))
+        updates_flush(w, id, &ch, !end_is_final(end));
+    /* A cancel that came as it exited: the job is final, so no ack/fail. */
+    if (!end_is_final(end) && atomic_load(&w->cancel)) {
+        end = END_CANCELLED;
+        cancel_via = "fetch";
+    }
+    /* A last line without a newline, while the pipe is still open (a
+     * process left in the group holds it); sent before the ack, which ends
+     * the job's updates. */
+    if (ch.line.len > 0 || ch.line_cut) line_handle(&ch);
+    updates_flush(w, id, &ch, !end_is_final(end));
     /* Anything it left behind in its group goes too: it would hold our pipes
      * and outlive the job. */
     kill(-ch.pid, killing ? SIGKILL : SIGTERM);
@@ -539,6 +821,7 @@ static void run_job(worker_t *w, json_t *job)
         type_name = "Interrupted";
         break;
     case END_LEASE_LOST:
+    case END_CANCELLED:
         break;
     case END_EXIT:
         if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) break;
@@ -561,6 +844,9 @@ report:;
     if (end == END_LEASE_LOST) {
         synq_log(SYNQ_LOG_WARN, "job.abandoned", "job", id, "type", type, "ms", ms_s, "reason",
                  "lease lost", LOG_END);
+    } else if (end == END_CANCELLED) {
+        synq_log(SYNQ_LOG_INFO, "job.cancelled", "job", id, "type", type, "attempt", attempt_s,
+                 "ms", ms_s, "via", cancel_via, LOG_END);
     } else if (type_name) {
         body = json_pack("{s:s,s:s,s:s}", "worker", cfg->worker, "message", msg, "type", type_name);
         long st = report(w, id, "fail", body);
@@ -593,8 +879,16 @@ report:;
     close_fd(&ch.fd_out);
     close_fd(&ch.fd_err);
     close_fd(&ch.pidfd);
+    if (ch.update_errors > UPDATE_ERRORS_LOGGED) {
+        char nerr[24];
+        snprintf(nerr, sizeof nerr, "%d", ch.update_errors);
+        synq_log(SYNQ_LOG_WARN, "job.updates_failed", "job", id, "count", nerr, LOG_END);
+    }
+    job_unregister(w);
     synq_buf_release(&ch.out);
     synq_buf_release(&ch.err);
+    synq_buf_release(&ch.line);
+    json_decref(ch.updates);
     for (size_t i = 0; i < nenv; i++)
         free(envp[i]);
     free(envp);
@@ -633,6 +927,12 @@ static void *worker_main(void *arg)
                      synq_client_errmsg(w->client), LOG_END);
             failed = true;
         } else if (resp.status == 200) {
+            /* Jobs of ours cancelled while they run; "jobs" may be empty. */
+            json_t *cancel = json_object_get(resp.body, "cancel");
+            for (size_t i = 0; i < json_array_size(cancel); i++) {
+                const char *cid = json_string_value(json_array_get(cancel, i));
+                if (cid) cancel_deliver(cfg, cid);
+            }
             json_t *jobs = json_object_get(resp.body, "jobs");
             for (size_t i = 0; i < json_array_size(jobs); i++)
                 run_job(w, json_array_get(jobs, i));
@@ -668,6 +968,10 @@ static const char work_help[] =
     "SYNQ_SERVER in its environment. Exit 0 acks the job with stdout as the\n"
     "result (JSON if it parses, else a string); anything else fails it with the\n"
     "tail of stderr as the message. The lease is kept with heartbeats.\n"
+    "Lines on stderr starting with \"progress:\" (a percent, a percent and a\n"
+    "message, a JSON object, or a message) or \"log:\" are sent to the job's\n"
+    "progress and log. A job cancelled while it runs has its command killed\n"
+    "(SIGTERM, then SIGKILL after --kill-after) and is not reported.\n"
     "SIGINT/SIGTERM: stop fetching, let running commands finish, exit 0; a\n"
     "second one stops the commands as well.\n"
     "\n"
@@ -677,6 +981,9 @@ static const char work_help[] =
     "  -t, --timeout D        fail a job whose command runs longer than D\n"
     "                         (\"30s\", \"5m\"; default: no limit)\n"
     "      --kill-after D     SIGKILL this long after SIGTERM (default 5s)\n"
+    "      --heartbeat D      heartbeat running jobs every D, at least 200ms\n"
+    "                         (default 10s; never more than a third of the\n"
+    "                         job's reserve_for)\n"
     "  -w, --worker NAME      worker name for leases (default HOSTNAME:PID)\n"
     "  -s, --server URL       server to talk to (default $SYNQ_SERVER, "
     "else " SYNQ_CLIENT_DEFAULT_URL ")\n"
@@ -724,10 +1031,15 @@ static int parse_duration_ms(const char *s, int64_t *out_ms)
 int synq_cli_work(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"queue", required_argument, NULL, 'q'},   {"concurrency", required_argument, NULL, 'c'},
-        {"timeout", required_argument, NULL, 't'}, {"kill-after", required_argument, NULL, 'K'},
-        {"worker", required_argument, NULL, 'w'},  {"server", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"queue", required_argument, NULL, 'q'},
+        {"concurrency", required_argument, NULL, 'c'},
+        {"timeout", required_argument, NULL, 't'},
+        {"kill-after", required_argument, NULL, 'K'},
+        {"worker", required_argument, NULL, 'w'},
+        {"server", required_argument, NULL, 's'},
+        {"heartbeat", required_argument, NULL, 'H'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int rc = EXIT_USAGE;
     work_cfg_t cfg = {.concurrency = 1, .kill_after_ms = 5000};
@@ -791,6 +1103,15 @@ int synq_cli_work(int argc, char **argv)
                 goto cleanup;
             }
             break;
+        case 'H':
+            if (parse_duration_ms(optarg, &cfg.heartbeat_ms) < 0 ||
+                cfg.heartbeat_ms < MIN_HEARTBEAT_MS) {
+                rc = work_usage("--heartbeat wants a duration of at least 200ms, such as 5s, "
+                                "not '%s'",
+                                optarg);
+                goto cleanup;
+            }
+            break;
         case 'w':
             if (*optarg == '\0' || strlen(optarg) >= sizeof cfg.worker) {
                 rc = work_usage("--worker wants a name of 1 to 255 bytes, not '%s'", optarg);
@@ -838,6 +1159,7 @@ int synq_cli_work(int argc, char **argv)
 
     synq_client_global_init();
     workers = synq_calloc((size_t)cfg.concurrency, sizeof *workers);
+    cfg.workers = workers;
     {
         char *qs = NULL;
         synq_buf_t b;
@@ -888,6 +1210,10 @@ int synq_cli_work(int argc, char **argv)
 cleanup:
     if (masked) pthread_sigmask(SIG_SETMASK, &old_set, NULL);
     free(workers);
+    for (size_t i = 0; i < CANCEL_RING; i++) {
+        free(g_cancel_ring[i]);
+        g_cancel_ring[i] = NULL;
+    }
     free(av);
     json_decref(cfg.queues);
     return rc;
