@@ -223,15 +223,49 @@ static bool plain_string(const json_t *v, size_t max)
            strlen(json_string_value(v)) == json_string_length(v);
 }
 
+/* An http(s) URL we can request: scheme, a host (name, IPv4 or [IPv6]),
+ * an optional port 1-65535, no spaces or control characters. */
+static bool url_usable(const char *u)
+{
+    size_t skip = strncmp(u, "https://", 8) == 0 ? 8 : strncmp(u, "http://", 7) == 0 ? 7 : 0;
+    if (skip == 0) return false;
+    for (const char *p = u; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f) return false;
+    const char *h = u + skip, *end = h + strcspn(h, "/?#");
+    const char *at = memchr(h, '@', (size_t)(end - h));
+    if (at) h = at + 1; /* userinfo */
+    const char *port = NULL;
+    if (*h == '[') {
+        const char *close = memchr(h, ']', (size_t)(end - h));
+        if (close == NULL || close == h + 1) return false;
+        if (close + 1 < end) {
+            if (close[1] != ':') return false;
+            port = close + 2;
+        }
+    } else {
+        const char *colon = memchr(h, ':', (size_t)(end - h));
+        if ((colon ? colon : end) == h) return false; /* no host */
+        if (colon) port = colon + 1;
+    }
+    if (port) {
+        long v = 0;
+        if (port == end) return false;
+        for (const char *p = port; p < end; p++) {
+            if (*p < '0' || *p > '9' || (v = v * 10 + (*p - '0')) > 65535) return false;
+        }
+        if (v < 1) return false;
+    }
+    return true;
+}
+
 /* Parses callback {url, events?, secret?} into its stored form. */
 int synq_job_callback_parse(const json_t *v, char **out, char *err, size_t errlen)
 {
     json_t *norm = NULL;
     if (!json_is_object(v)) FAIL("callback: must be an object with a url");
     const json_t *url = json_object_get(v, "url");
-    if (!plain_string(url, 2048) || (strncmp(json_string_value(url), "http://", 7) != 0 &&
-                                     strncmp(json_string_value(url), "https://", 8) != 0))
-        FAIL("callback.url: must be an http:// or https:// URL of at most 2048 bytes");
+    if (!plain_string(url, 2048) || !url_usable(json_string_value(url)))
+        FAIL("callback.url: must be an http:// or https:// URL with a host (port 1-65535, no spaces) of at most 2048 bytes");
     norm = json_object();
     json_object_set(norm, "url", (json_t *)url);
     json_t *events = json_array();

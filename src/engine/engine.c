@@ -1511,6 +1511,7 @@ int synq_engine_retry(synq_engine_t *e, const char *id, synq_buf_t *out)
 {
     int64_t now = synq_time_now_us();
     synq_job_t *j = synq_map_get(&e->jobs, id);
+    bool revived = j == NULL;
     if (j) {
         if (j->state != SYNQ_JOB_RETRY) return SYNQ_ECONFLICT;
         detach(e, j);
@@ -1531,8 +1532,8 @@ int synq_engine_retry(synq_engine_t *e, const char *id, synq_buf_t *out)
     j->enqueued_at = now;
     j->expires_at = 0;
     store_write(e, e->store->ops->job_update(e->store, j));
-    if (j->group && !synq_map_get(&e->groups, j->group)) group_add(e, j);
-    else if (j->group && j->state != SYNQ_JOB_RETRY) group_add(e, j);
+    /* a dead job run again joins the end of its group: it is the newest */
+    if (revived && j->group) group_add(e, j);
     attach(e, j);
     emit_state(e, j);
     synq_job_to_json(j, out);
