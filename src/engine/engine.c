@@ -1693,8 +1693,9 @@ int synq_engine_delete(synq_engine_t *e, const char *id)
         if (j->deps_pending > 0) deps_unregister(e, j);
         synq_map_del(&e->jobs, id);
         if (j->group) group_remove(e, j);
-        /* its dependants and batch see it as cancelled: it will never complete */
+        /* its dependants, batch and streams see it as cancelled: it will never complete */
         j->state = SYNQ_JOB_CANCELLED;
+        emit_state(e, j);
         deps_resolve(e, j);
         if (j->batch) batch_job_done(e, j);
         synq_job_free(j);
@@ -1910,6 +1911,7 @@ int synq_engine_queue_purge(synq_engine_t *e, const char *name, int64_t *purged)
             synq_map_del(&e->jobs, j->id);
             if (j->group) group_remove(e, j);
             j->state = SYNQ_JOB_CANCELLED;
+            emit_state(e, j);
             deps_resolve(e, j);
             if (j->batch) batch_job_done(e, j);
             synq_job_free(j);

@@ -1,9 +1,14 @@
-/* HTTP/1.1 server: connections, parsing (http-parser), limits, responses.
+/* HTTP/1.1 server: connections, parsing (http-parser), limits, responses,
+ * streaming responses.
  *
  * One request is handled at a time per connection. When a request completes
  * the parser is paused, so bytes of pipelined requests stay in the input
  * buffer until the current response is sent; reading continues meanwhile
- * (to notice a client that goes away), bounded by a high-water mark. */
+ * (to notice a client that goes away), bounded by a high-water mark.
+ *
+ * A streaming response takes over its connection until the connection
+ * closes: no more requests are parsed on it, input is discarded, and the
+ * connection timer only serves to bound the drain after the end. */
 #include "net/http.h"
 
 #include "core/log.h"
@@ -11,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* How long a stream ended by shutdown may take to drain before it is cut. */
+#define SHUTDOWN_DRAIN_MS 2000
 
 struct synq_http_server_s {
     uv_loop_t *loop;
@@ -35,6 +43,7 @@ struct synq_http_conn_s {
     synq_reqparser_t parser;
     synq_buf_t in;             /* received, not yet parsed */
     synq_http_req_t *active;   /* handed to the handler, not yet answered */
+    synq_http_stream_t *stream; /* the streaming response that owns the connection */
     int handles_open;          /* tcp + timer, freed when both closed */
     uv_shutdown_t shutdown;
     bool reading;
@@ -50,6 +59,25 @@ typedef struct {
     synq_http_conn_t *conn;
     char *data;
 } write_req_t;
+
+struct synq_http_stream_s {
+    synq_http_conn_t *conn; /* NULL once the connection is gone */
+    uv_loop_t *loop;
+    synq_http_stream_closed_cb on_closed;
+    void *arg;
+    size_t max_queued_bytes; /* 0 = no bound */
+    int reason;   /* the first cause of the end (synq_http_stream_reason_t), or -1 */
+    bool chunked; /* HTTP/1.1 chunked coding; else raw bytes until the close */
+    bool ended;   /* no more writes: the last chunk is queued (or HEAD) */
+};
+
+/* One chunk on the wire: size line, payload (shared, not copied), CRLF. */
+typedef struct {
+    uv_write_t req;
+    synq_http_conn_t *conn;
+    synq_rcbuf_t *chunk;
+    char size_line[24];
+} chunk_req_t;
 
 void synq_http_config_init(synq_http_config_t *cfg)
 {
@@ -111,6 +139,18 @@ static void conn_close(synq_http_conn_t *c);
 static void conn_process(synq_http_conn_t *c);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
+/* Records why the connection's stream ends; the first cause wins. */
+static void stream_note(synq_http_conn_t *c, synq_http_stream_reason_t reason)
+{
+    if (c->stream && c->stream->reason < 0) c->stream->reason = (int)reason;
+}
+
+static synq_http_stream_reason_t write_error_reason(int err)
+{
+    return err == UV_EPIPE || err == UV_ECONNRESET ? SYNQ_HTTP_STREAM_CLIENT_GONE
+                                                   : SYNQ_HTTP_STREAM_ERROR;
+}
+
 static void server_maybe_done(synq_http_server_t *srv)
 {
     if (!srv->closing || srv->nconns > 0 || !srv->listener_closed) return;
@@ -125,6 +165,16 @@ static void on_conn_handle_closed(uv_handle_t *h)
     synq_http_conn_t *c = h->data;
     if (--c->handles_open > 0) return;
     synq_http_server_t *srv = c->srv;
+    if (c->stream) {
+        /* the one place on_closed runs: from the loop, after every write
+         * callback of the connection (libuv runs those before close) */
+        synq_http_stream_t *st = c->stream;
+        c->stream = NULL;
+        st->conn = NULL;
+        int reason = st->reason < 0 ? SYNQ_HTTP_STREAM_CLIENT_GONE : st->reason;
+        st->on_closed(st, (synq_http_stream_reason_t)reason, st->arg);
+        free(st);
+    }
     if (c->prev) c->prev->next = c->next; else srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     srv->nconns--;
@@ -183,6 +233,11 @@ static void on_timeout(uv_timer_t *t)
         conn_close(c);
         return;
     }
+    if (c->stream) {
+        /* a live stream has no timeout; an ended one did not drain in time */
+        if (c->stream->ended) conn_close(c);
+        return;
+    }
     if (c->active) return; /* the handler has it: no timeout while it works */
     if (synq_reqparser_busy(&c->parser) || c->in.len > 0)
         conn_fail(c, 408, "request_timeout", "request not received in time");
@@ -216,6 +271,7 @@ static void on_write_done(uv_write_t *w, int status)
     free(wr);
     c->writes_pending--;
     if (status < 0) {
+        if (status != UV_ECANCELED) stream_note(c, write_error_reason(status));
         conn_close(c);
         return;
     }
@@ -237,6 +293,7 @@ static void conn_write(synq_http_conn_t *c, char *data, size_t len)
     }
     if (n < 0 && n != UV_EAGAIN) {
         free(data);
+        stream_note(c, write_error_reason(n));
         conn_close(c);
         return;
     }
@@ -246,10 +303,12 @@ static void conn_write(synq_http_conn_t *c, char *data, size_t len)
     wr->data = data;
     b = uv_buf_init(data + n, (unsigned)(len - (size_t)n));
     c->writes_pending++;
-    if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done) < 0) {
+    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
+    if (rc < 0) {
         c->writes_pending--;
         free(data);
         free(wr);
+        stream_note(c, write_error_reason(rc));
         conn_close(c);
     }
 }
@@ -270,7 +329,7 @@ static void conn_process(synq_http_conn_t *c)
 {
     if (c->in_parse) return;
     c->in_parse = true;
-    while (!c->closing && c->active == NULL && !c->close_after_write) {
+    while (!c->closing && c->active == NULL && c->stream == NULL && !c->close_after_write) {
         bool was_busy = synq_reqparser_busy(&c->parser);
         if (c->in.len == 0) {
             if (!was_busy) arm_timer(c, c->srv->cfg.idle_timeout_ms);
@@ -321,11 +380,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     synq_http_conn_t *c = s->data;
     if (nread < 0) {
         /* EOF or error: answers to pending requests can't be delivered */
+        stream_note(c, SYNQ_HTTP_STREAM_CLIENT_GONE);
         conn_close(c);
         return;
     }
     if (nread == 0) return;
-    if (c->lingering) return; /* discarded */
+    if (c->lingering || c->stream) return; /* discarded (on_alloc reuses the space) */
     c->in.len += (size_t)nread;
     c->in.data[c->in.len] = '\0';
     if (c->in.len >= high_water(c)) {
@@ -384,6 +444,176 @@ void synq_http_respond_error(synq_http_req_t *req, int status, const char *code,
     synq_buf_puts(&b, "}}");
     synq_http_respond(req, status, "application/json", NULL, b.data, b.len);
     synq_buf_release(&b);
+}
+
+/* ---- streaming responses ---------------------------------------------- */
+
+/* Stops the stream taking writes: sends the last chunk (RFC 9112 §7.1: a
+ * zero size line, no trailers, CRLF), then the connection lingers and closes
+ * once everything is written; drain_ms bounds the wait for a client that
+ * does not read. */
+static void stream_finish(synq_http_stream_t *st, uint64_t drain_ms)
+{
+    if (st->ended) return;
+    st->ended = true;
+    synq_http_conn_t *c = st->conn;
+    if (c == NULL || c->closing) return;
+    c->close_after_write = true;
+    arm_timer(c, drain_ms); /* conn_linger re-arms it once the writes are done */
+    if (st->chunked) {
+        static const char last[] = "0\r\n\r\n";
+        conn_write(c, synq_strdup(last), sizeof last - 1);
+    } else if (c->writes_pending == 0) {
+        conn_linger(c);
+    }
+}
+
+synq_http_stream_t *synq_http_stream_begin(synq_http_req_t *req, int status,
+                                           const char *content_type, const char *extra_headers,
+                                           size_t max_queued_bytes,
+                                           synq_http_stream_closed_cb on_closed, void *arg)
+{
+    synq_http_conn_t *c = req->conn;
+    if (c == NULL || c->closing) {
+        synq_http_req_free(req);
+        return NULL;
+    }
+    bool head = req->method == SYNQ_HTTP_HEAD;
+    /* The paused parser still holds the version of the request it just
+     * completed; an HTTP/1.0 client cannot read chunked coding (RFC 9112
+     * §6.1), so its body is delimited by the close instead. */
+    bool chunked = c->parser.parser.http_major > 1 ||
+                   (c->parser.parser.http_major == 1 && c->parser.parser.http_minor >= 1);
+    synq_http_stream_t *st = synq_calloc(1, sizeof *st);
+    st->conn = c;
+    st->loop = c->srv->loop;
+    st->on_closed = on_closed;
+    st->arg = arg;
+    st->max_queued_bytes = max_queued_bytes;
+    st->reason = -1;
+    st->chunked = chunked;
+    c->stream = st;
+    if (c->active == req) c->active = NULL;
+    synq_http_req_free(req);
+    /* pipelined requests behind this one will not be answered: the
+     * connection closes when the stream ends */
+    c->in.len = 0;
+    uv_timer_stop(&c->timer);
+
+    synq_buf_t out;
+    synq_buf_init(&out);
+    synq_buf_printf(&out, "HTTP/1.1 %d %s\r\n", status, synq_http_status_text(status));
+    if (content_type) synq_buf_printf(&out, "Content-Type: %s\r\n", content_type);
+    if (chunked) synq_buf_puts(&out, "Transfer-Encoding: chunked\r\n");
+    synq_buf_puts(&out, "Connection: close\r\n");
+    if (extra_headers) synq_buf_puts(&out, extra_headers);
+    synq_buf_puts(&out, "\r\n");
+    size_t n;
+    char *data = synq_buf_steal(&out, &n);
+    conn_write(c, data, n);
+    if (c->closing) return st; /* the write failed: on_closed follows */
+    if (!c->reading) c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
+    if (head) {
+        /* RFC 9110 §9.3.2: the head a GET would get, and no content */
+        stream_note(c, SYNQ_HTTP_STREAM_ENDED);
+        st->chunked = false; /* no last chunk either */
+        stream_finish(st, c->srv->cfg.idle_timeout_ms);
+    } else if (c->srv->closing) {
+        stream_note(c, SYNQ_HTTP_STREAM_SHUTDOWN);
+        stream_finish(st, SHUTDOWN_DRAIN_MS);
+    }
+    return st;
+}
+
+static void on_chunk_done(uv_write_t *w, int status)
+{
+    chunk_req_t *wr = (chunk_req_t *)w;
+    synq_http_conn_t *c = wr->conn;
+    synq_rcbuf_unref(wr->chunk);
+    free(wr);
+    c->writes_pending--;
+    if (status < 0) {
+        if (status != UV_ECANCELED) stream_note(c, write_error_reason(status));
+        conn_close(c);
+        return;
+    }
+    if (c->close_after_write && c->writes_pending == 0) conn_linger(c);
+}
+
+int synq_http_stream_write(synq_http_stream_t *st, synq_rcbuf_t *chunk)
+{
+    synq_http_conn_t *c = st->conn;
+    if (st->ended || c == NULL || c->closing) return UV_EPIPE;
+    size_t len = synq_rcbuf_len(chunk);
+    if (len == 0) return 0;
+    chunk_req_t *wr = synq_malloc(sizeof *wr);
+    uv_buf_t b[3];
+    unsigned nb = 0;
+    size_t framing = 0;
+    if (st->chunked) {
+        int hl = snprintf(wr->size_line, sizeof wr->size_line, "%zx\r\n", len);
+        b[nb++] = uv_buf_init(wr->size_line, (unsigned)hl);
+        framing = (size_t)hl + 2;
+    }
+    /* Slow consumer: what the socket has not taken stays in libuv's write
+     * queue (uv_write first writes what the kernel accepts). A chunk alone
+     * may exceed the bound; it is refused only when it would join a backlog. */
+    size_t waiting = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    if (st->max_queued_bytes && waiting > 0 && waiting + len + framing > st->max_queued_bytes) {
+        free(wr);
+        stream_note(c, SYNQ_HTTP_STREAM_SLOW);
+        conn_close(c);
+        return SYNQ_ETOOBIG;
+    }
+    static char crlf[] = "\r\n";
+    b[nb++] = uv_buf_init((char *)synq_rcbuf_data(chunk), (unsigned)len);
+    if (st->chunked) b[nb++] = uv_buf_init(crlf, 2);
+    wr->conn = c;
+    wr->chunk = synq_rcbuf_ref(chunk);
+    c->writes_pending++;
+    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, b, nb, on_chunk_done);
+    if (rc < 0) {
+        c->writes_pending--;
+        synq_rcbuf_unref(wr->chunk);
+        free(wr);
+        stream_note(c, write_error_reason(rc));
+        conn_close(c);
+        return UV_EPIPE;
+    }
+    return 0;
+}
+
+int synq_http_stream_write_bytes(synq_http_stream_t *st, const char *data, size_t len)
+{
+    synq_rcbuf_t *rb = synq_rcbuf_new(data, len);
+    int rc = synq_http_stream_write(st, rb);
+    synq_rcbuf_unref(rb);
+    return rc;
+}
+
+size_t synq_http_stream_queued(const synq_http_stream_t *st)
+{
+    const synq_http_conn_t *c = st->conn;
+    if (c == NULL || c->closing) return 0;
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+}
+
+uv_loop_t *synq_http_stream_loop(const synq_http_stream_t *st)
+{
+    return st->loop;
+}
+
+bool synq_http_stream_over(const synq_http_stream_t *st)
+{
+    return st->ended || st->conn == NULL || st->conn->closing;
+}
+
+void synq_http_stream_end(synq_http_stream_t *st)
+{
+    synq_http_conn_t *c = st->conn;
+    if (st->ended || c == NULL || c->closing) return;
+    stream_note(c, SYNQ_HTTP_STREAM_ENDED);
+    stream_finish(st, c->srv->cfg.idle_timeout_ms);
 }
 
 /* ---- server ------------------------------------------------------------ */
@@ -506,6 +736,16 @@ void synq_http_server_close(synq_http_server_t *srv, synq_http_closed_cb cb, voi
     srv->closed_arg = arg;
     for (synq_http_conn_t *c = srv->conns, *next; c; c = next) {
         next = c->next;
+        if (c->closing) continue;
+        if (c->stream) {
+            synq_http_stream_t *st = c->stream;
+            stream_note(c, SYNQ_HTTP_STREAM_SHUTDOWN);
+            if (!st->ended)
+                stream_finish(st, SHUTDOWN_DRAIN_MS);
+            else if (!c->lingering)
+                arm_timer(c, SHUTDOWN_DRAIN_MS); /* ended earlier: drain, but not for long */
+            continue;
+        }
         if (c->active != NULL) continue; /* closes after its response */
         if (c->writes_pending == 0)
             conn_close(c);

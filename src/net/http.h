@@ -4,11 +4,14 @@
  * (header block, body size, header and idle timeouts) that end bad requests
  * with a JSON error and a close. It knows nothing of jobs: every complete
  * request goes to one handler callback, which answers it with
- * synq_http_respond(), at once or later. */
+ * synq_http_respond(), at once or later, or with a streaming response
+ * (synq_http_stream_begin: chunked, written piece by piece from shared
+ * reference-counted buffers, with a bound on what may wait unsent). */
 #ifndef SYNQ_NET_HTTP_H
 #define SYNQ_NET_HTTP_H
 
 #include "core/buf.h"
+#include "core/rcbuf.h"
 #include "core/common.h"
 #include "net/request.h"
 
@@ -41,8 +44,10 @@ const char *synq_http_server_addr(const synq_http_server_t *srv);
 /* Number of open connections. */
 size_t synq_http_server_conn_count(const synq_http_server_t *srv);
 /* Stops accepting, closes idle connections at once and the others after
- * their current response; cb runs when the last one is gone, after which the
- * server is freed. */
+ * their current response, and ends every open stream (its on_closed gets
+ * SYNQ_HTTP_STREAM_SHUTDOWN unless it was already ended; a stream whose
+ * client does not take the rest within 2 s is cut); cb runs when the last
+ * connection is gone, after which the server is freed. */
 void synq_http_server_close(synq_http_server_t *srv, synq_http_closed_cb cb, void *arg);
 
 /* Registers a callback for when the connection closes before the response
@@ -62,5 +67,77 @@ void synq_http_respond_error(synq_http_req_t *req, int status, const char *code,
                              const char *message, const char *field);
 /* Reason phrase for a status code. */
 const char *synq_http_status_text(int status);
+
+/* ---- streaming responses ----------------------------------------------------
+ *
+ * A response whose body is written piece by piece for as long as the server
+ * likes (Server-Sent Events, long streams): HTTP/1.1 chunked transfer coding
+ * (RFC 9112 §7.1); for an HTTP/1.0 client, the raw bytes delimited by the
+ * close. The response carries "Connection: close": when the stream ends the
+ * connection closes (pipelined requests behind it are not answered), which
+ * keeps one rule for every way a stream can end.
+ *
+ * While a stream is open the header and idle timeouts do not apply; input
+ * from the client is read and discarded, only to notice that it went away.
+ *
+ * Lifetime: the stream is the server's. on_closed(st, reason, arg) runs
+ * exactly once, always from the loop (a libuv close callback), never from
+ * inside a synq_http_stream_* call, when the connection is gone: after
+ * synq_http_stream_end (once the client took the rest, or after a drain
+ * timeout), the client closing, a write error, a slow consumer, or server
+ * shutdown. The stream is freed when on_closed returns and must not be used
+ * after it. Between the end and on_closed, writes fail harmlessly. */
+
+typedef struct synq_http_stream_s synq_http_stream_t;
+
+typedef enum {
+    SYNQ_HTTP_STREAM_ENDED = 0,   /* synq_http_stream_end (or a HEAD request) */
+    SYNQ_HTTP_STREAM_CLIENT_GONE, /* the client closed or reset the connection */
+    SYNQ_HTTP_STREAM_SLOW,        /* more than max_queued_bytes waited unsent */
+    SYNQ_HTTP_STREAM_ERROR,       /* a write failed */
+    SYNQ_HTTP_STREAM_SHUTDOWN,    /* synq_http_server_close */
+} synq_http_stream_reason_t;
+
+typedef void (*synq_http_stream_closed_cb)(synq_http_stream_t *st,
+                                           synq_http_stream_reason_t reason, void *arg);
+
+/* Answers req with the head of a streaming response: status, Content-Type
+ * (when not NULL), extra_headers (NULL or "Name: value\r\n" lines, copied),
+ * Transfer-Encoding: chunked and Connection: close. req is consumed: it
+ * counts as answered and is freed. max_queued_bytes bounds the bytes that
+ * may wait unsent (0 = no bound). For a HEAD request only the head is sent
+ * and the stream ends at once (writes fail; on_closed still runs). When the
+ * server is closing the stream is ended at once the same way. Returns the
+ * stream, or NULL when the client is already gone (req is freed and
+ * on_closed never runs). */
+synq_http_stream_t *synq_http_stream_begin(synq_http_req_t *req, int status,
+                                           const char *content_type, const char *extra_headers,
+                                           size_t max_queued_bytes,
+                                           synq_http_stream_closed_cb on_closed, void *arg);
+/* Writes chunk as one chunk (size line, payload, CRLF in one uv_write; the
+ * payload is not copied: the stream holds a reference to chunk until the
+ * write completes; the caller keeps its own). An empty chunk is skipped
+ * (it would read as the last chunk). Returns 0 when queued; SYNQ_ETOOBIG
+ * when the bytes already waiting plus this chunk exceed max_queued_bytes
+ * (a slow consumer: nothing is written and the connection is closed, so
+ * on_closed follows with SYNQ_HTTP_STREAM_SLOW; a chunk larger than the
+ * bound alone still goes out when nothing waits); UV_EPIPE when the stream
+ * is over (ended, or its connection closing). */
+int synq_http_stream_write(synq_http_stream_t *st, synq_rcbuf_t *chunk);
+/* Like synq_http_stream_write for data[0..len), which is copied. */
+int synq_http_stream_write_bytes(synq_http_stream_t *st, const char *data, size_t len);
+/* Bytes written to the stream's connection that the socket has not yet
+ * taken (0 once it is closing). */
+size_t synq_http_stream_queued(const synq_http_stream_t *st);
+/* The loop the stream's connection runs on (for timers beside it). */
+uv_loop_t *synq_http_stream_loop(const synq_http_stream_t *st);
+/* True once the stream can take no more writes (ended, or closing). */
+bool synq_http_stream_over(const synq_http_stream_t *st);
+/* Ends the stream: sends the last chunk, then closes the connection once the
+ * client has taken everything (a client that does not read it within the
+ * server's idle timeout is cut). on_closed runs later with
+ * SYNQ_HTTP_STREAM_ENDED (unless the connection had already failed).
+ * Calling it again, or on a stream that is over, does nothing. */
+void synq_http_stream_end(synq_http_stream_t *st);
 
 #endif

@@ -498,7 +498,7 @@ static void test_prune_cap(void **state)
 {
     fixture_t *f = *state;
     for (int i = 0; i < 5; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "c%d", i);
         put_job(f->s, id, "q", SYNQ_JOB_COMPLETED, 0);
         add_event(f->s, id, 1);
@@ -522,7 +522,7 @@ static void test_prune_cap(void **state)
         assert_int_equal(p.st[i], SYNQ_JOB_COMPLETED);
     }
     for (int i = 0; i < 5; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "c%d", i);
         assert_int_equal(f->s->ops->job_exists(f->s, id), i < 3 ? SYNQ_ENOTFOUND : 0);
         assert_int_equal(tombstone(f->s, id), i < 3 ? NOW + 5 : 0);
