@@ -161,7 +161,11 @@ void synq_api_batches_add(synq_api_ctx_t *ctx)
             free(jobs);
             synq_api_reply_committed(ctx, 201, &res);
         } else {
-            if (rc == SYNQ_ECONFLICT && bad == 0 && jobs[0]->id == NULL)
+            res.len = 0;
+            bool closed = rc == SYNQ_ECONFLICT &&
+                          synq_engine_batch_get(ctx->engine, ctx->params[0], &res) == 0 &&
+                          strstr(res.data, "\"state\":\"open\"") == NULL;
+            if (closed)
                 synq_api_error(ctx, 409, "batch_committed",
                                "the batch is committed: no jobs can be added", NULL);
             else if (rc == SYNQ_ENOTFOUND && synq_engine_batch_get(ctx->engine, ctx->params[0], &res) != 0)

@@ -35,6 +35,7 @@ typedef struct result_waiter_s {
 
 typedef struct idem_flight_s {
     char *key;
+    synq_results_t *r; /* NULL once the registry is gone (shutdown) */
 } idem_flight_t;
 
 struct synq_results_s {
@@ -182,11 +183,10 @@ void synq_api_results_close(synq_api_t *api)
         if (!synq_map_next(&r->by_id, &it, NULL, &v)) break;
         on_wait_timeout(&((result_waiter_t *)v)->timer);
     }
+    /* keys still in flight are freed by their commit callbacks, which run
+     * at the engine's last commit */
     void *it = NULL, *v;
-    while (synq_map_next(&r->inflight, &it, NULL, &v)) {
-        free(((idem_flight_t *)v)->key);
-        free(v);
-    }
+    while (synq_map_next(&r->inflight, &it, NULL, &v)) ((idem_flight_t *)v)->r = NULL;
     synq_map_release(&r->by_id);
     synq_map_release(&r->inflight);
     free(r);
@@ -299,6 +299,7 @@ static void on_idem_committed(int status, void *arg)
 {
     idem_flight_t *f = arg;
     (void)status;
+    if (f->r && synq_map_get(&f->r->inflight, f->key) == f) synq_map_del(&f->r->inflight, f->key);
     free(f->key);
     free(f);
 }
@@ -316,6 +317,7 @@ void synq_api_idem_record(synq_api_ctx_t *ctx, const char *key, const char *fp, 
     synq_results_t *r = ctx->api->results;
     idem_flight_t *f = synq_calloc(1, sizeof *f);
     f->key = synq_strdup(key);
+    f->r = r;
     synq_map_put(&r->inflight, f->key, f);
     synq_engine_after_commit(ctx->engine, on_idem_committed, f);
 }

@@ -596,8 +596,11 @@ void synq_job_to_json(const synq_job_t *job, synq_buf_t *out)
     if (job->group) put_str(out, "group", job->group);
     if (job->batch) put_str(out, "batch", job->batch);
     if (job->unique_key) {
+        /* explicit keys are stored as "key:K" (apart from "sha256:..." defaults) */
+        const char *k = job->unique_key;
+        if (strncmp(k, "key:", 4) == 0) k += 4;
         synq_buf_puts(out, ",\"unique\":{\"key\":");
-        synq_buf_json_str(out, job->unique_key, strlen(job->unique_key));
+        synq_buf_json_str(out, k, strlen(k));
         put_str(out, "until", job->unique_until_start ? "start" : "success");
         put_time(out, "expires_at", job->unique_until_us);
         synq_buf_putc(out, '}');

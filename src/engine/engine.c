@@ -1022,7 +1022,10 @@ static int enqueue_apply(synq_engine_t *e, synq_job_t **jobs, size_t n, bool as_
         synq_job_state_t fstate = SYNQ_JOB_CANCELLED;
         if (j->depends_on) {
             deps_scan(e, j, failed, &fstate);
-            if (j->deps_pending > 0 || failed[0]) j->state = SYNQ_JOB_WAITING;
+            if (j->deps_pending > 0 || failed[0]) {
+                j->state = SYNQ_JOB_WAITING;
+                j->enqueued_at = 0; /* set when it is released */
+            }
         }
         j->timer_idx = SYNQ_HEAP_NONE;
         store_write(e, e->store->ops->job_insert(e->store, j));
@@ -1726,6 +1729,8 @@ static void queue_apply_config(queue_t *q, const char *config)
     free(q->callback);
     q->config = config ? synq_strdup(config) : NULL;
     q->callback = NULL;
+    int old_limit = q->rate_limit;
+    int64_t old_per = q->rate_per_us;
     q->max_active = q->rate_limit = 0;
     q->rate_per_us = 0;
     q->keep_for_us = 0;
@@ -1737,8 +1742,10 @@ static void queue_apply_config(queue_t *q, const char *config)
         q->rate_limit = (int)json_integer_value(json_object_get(r, "limit"));
         q->rate_per_us = json_integer_value(json_object_get(r, "per_us"));
         if (q->rate_limit <= 0 || q->rate_per_us <= 0) q->rate_limit = 0;
-        q->tokens = q->rate_limit; /* a full bucket */
-        q->tokens_at = synq_time_now_us();
+        if (q->rate_limit != old_limit || q->rate_per_us != old_per) {
+            q->tokens = q->rate_limit; /* a new rate starts with a full bucket */
+            q->tokens_at = synq_time_now_us();
+        }
     }
     q->keep_for_us = json_integer_value(json_object_get(c, "keep_for_us"));
     const json_t *cb = json_object_get(c, "callback");
