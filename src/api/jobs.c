@@ -342,7 +342,10 @@ static void on_posted(int status, void *arg)
         synq_http_respond_error(p->req, 503, "unavailable", "the store failed to commit", NULL);
     } else if (synq_engine_peek(p->api->engine, p->id) == NULL) {
         synq_engine_get(p->api->engine, p->id, &b); /* final already */
-        respond_json(p->req, 200, "Preference-Applied: wait\r\n", &b);
+        char hdr[64];
+        snprintf(hdr, sizeof hdr, "Preference-Applied: wait=%lld\r\n",
+                 (long long)((p->prefer.wait_us + SYNQ_US_PER_SEC - 1) / SYNQ_US_PER_SEC));
+        respond_json(p->req, 200, hdr, &b);
     } else {
         char applied[32];
         snprintf(applied, sizeof applied, "wait=%lld",
@@ -818,7 +821,7 @@ void synq_api_jobs_list(synq_api_ctx_t *ctx)
         if (synq_job_state_parse(state, &s)) {
             synq_api_error(ctx, 422, "invalid_field",
                            "state: must be one of scheduled, queued, active, retry, completed, "
-                           "dead, cancelled",
+                           "dead, cancelled, waiting",
                            "state");
             return;
         }
