@@ -45,8 +45,14 @@ test('@every 1s fires once per second for 5 s: no duplicates, no gaps', async ()
   await put(server, name, { every: '1s', job: { queue, type: 'tick' } });
   await sleep(5600);
   await h.api(server, 'POST', `/v1/schedules/${name}/pause`);
-  const jobs = await jobsOf(server, queue);
+  // a pause within the 500 ms before a fire withdraws that prepared fire:
+  // its job is cancelled and its run forgotten (it never happened)
+  const all = await jobsOf(server, queue);
+  const withdrawn = all.filter((j) => j.state === 'cancelled');
+  assert.ok(withdrawn.length <= 1, `at most the next fire is withdrawn: ${JSON.stringify(withdrawn)}`);
+  const jobs = all.filter((j) => j.state !== 'cancelled');
   const fires = jobs.map((j) => sec(j.fire_at)).sort((a, b) => a - b);
+  if (withdrawn.length) assert.ok(sec(withdrawn[0].fire_at) > fires[fires.length - 1], 'the withdrawn fire is the next one');
   assert.ok(fires.length >= 5, `at least 5 fires in 5.6 s, got ${fires.length}`);
   assert.equal(new Set(fires).size, fires.length, `no duplicate fires: ${fires}`);
   for (let i = 1; i < fires.length; i++) assert.equal(fires[i] - fires[i - 1], 1, `no gap: ${fires}`);
