@@ -144,6 +144,16 @@ void synq_api_batches_get(synq_api_ctx_t *ctx)
 
 void synq_api_batches_add(synq_api_ctx_t *ctx)
 {
+    int open = synq_engine_batch_open(ctx->engine, ctx->params[0]);
+    if (open == SYNQ_ECONFLICT) {
+        synq_api_error(ctx, 409, "batch_committed", "the batch is committed: no jobs can be added",
+                       NULL);
+        return;
+    }
+    if (open != 0) {
+        synq_api_engine_error(ctx, open, "batch");
+        return;
+    }
     bool failed;
     json_t *body = synq_api_body(ctx, true, &failed);
     if (failed) return;
@@ -161,17 +171,9 @@ void synq_api_batches_add(synq_api_ctx_t *ctx)
             free(jobs);
             synq_api_reply_committed(ctx, 201, &res);
         } else {
-            res.len = 0;
-            bool closed = rc == SYNQ_ECONFLICT &&
-                          synq_engine_batch_get(ctx->engine, ctx->params[0], &res) == 0 &&
-                          strstr(res.data, "\"state\":\"open\"") == NULL;
-            if (closed)
-                synq_api_error(ctx, 409, "batch_committed",
-                               "the batch is committed: no jobs can be added", NULL);
-            else if (rc == SYNQ_ENOTFOUND && synq_engine_batch_get(ctx->engine, ctx->params[0], &res) != 0)
-                synq_api_engine_error(ctx, rc, "batch");
-            else
-                synq_api_enqueue_error(ctx, rc, jobs, bad, true, "jobs");
+            /* the batch is open (checked above): a conflict is a job id,
+             * not found a dependency */
+            synq_api_enqueue_error(ctx, rc, jobs, bad, true, "jobs");
             free_jobs(jobs, (size_t)n);
         }
         synq_buf_release(&res);
@@ -186,9 +188,7 @@ void synq_api_batches_commit(synq_api_ctx_t *ctx)
     int rc = synq_engine_batch_commit(ctx->engine, ctx->params[0], &out);
     if (rc == 0)
         synq_api_reply_committed(ctx, 200, &out);
-    else if (rc == SYNQ_ECONFLICT)
-        synq_api_engine_error(ctx, rc, "batch"); /* done already */
     else
-        synq_api_engine_error(ctx, rc, "batch");
+        synq_api_engine_error(ctx, rc, "batch"); /* 409 when done already */
     synq_buf_release(&out);
 }

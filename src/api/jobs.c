@@ -472,9 +472,13 @@ static void enqueue(synq_api_ctx_t *ctx, bool bulk)
         synq_api_idem_record(ctx, key, fp, 201, NULL, &res);
         synq_api_reply_committed(ctx, 201, &res);
     } else {
-        /* the answer names the job: created, or the unique job it duplicates */
-        json_t *made = json_loadb(res.data, res.len, 0, NULL);
-        const char *id = json_string_value(json_object_get(made, "id"));
+        /* the answer names the job: created, or the unique job it
+         * duplicates. synq_job_to_json starts with {"id":"...", and ids
+         * are plain characters (synq_id_valid), so no parse is needed */
+        char id[SYNQ_NAME_MAX + 1];
+        const char *at = res.data + sizeof "{\"id\":\"" - 1;
+        size_t idlen = strcspn(at, "\"");
+        snprintf(id, sizeof id, "%.*s", (int)SYNQ_MIN(idlen, (size_t)SYNQ_NAME_MAX), at);
         bool dup = jobs[0] == NULL;
         int status = dup ? 200 : 201;
         char hdr[300];
@@ -496,7 +500,6 @@ static void enqueue(synq_api_ctx_t *ctx, bool bulk)
         } else {
             reply_committed_hdr(ctx, status, hdr, &res);
         }
-        json_decref(made);
     }
     synq_buf_release(&res);
     free(jobs);

@@ -563,14 +563,23 @@ static void release_waiting(synq_engine_t *e, synq_job_t *j, int64_t now)
 static void cancel_live(synq_engine_t *e, synq_job_t *j, const char *message, const char *type,
                         synq_buf_t *out);
 
+/* Cancels a live job because dependency dep_id ended in state. */
+static void cancel_for_dep(synq_engine_t *e, synq_job_t *j, const char *dep_id,
+                           synq_job_state_t state, synq_buf_t *out)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "dependency %s is %s", dep_id, synq_job_state_name(state));
+    j->deps_pending = 0; /* cancel_live must not unregister what was never registered */
+    cancel_live(e, j, msg, "DependencyFailed", out);
+}
+
 /* dep (id, final state, result) is final: tell the waiting job d. */
 static void dep_done(synq_engine_t *e, synq_job_t *d, const char *dep_id,
                      synq_job_state_t state, const char *result, int64_t now)
 {
     if (state != SYNQ_JOB_COMPLETED && !d->run_on_dep_failure) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "dependency %s is %s", dep_id, synq_job_state_name(state));
-        cancel_live(e, d, msg, "DependencyFailed", NULL);
+        deps_unregister(e, d); /* from its other dependencies' lists */
+        cancel_for_dep(e, d, dep_id, state, NULL);
         return;
     }
     add_dep_result(d, dep_id, state == SYNQ_JOB_COMPLETED ? result : NULL);
@@ -836,10 +845,7 @@ static void load_waiting(synq_engine_t *e)
         j->dep_results = NULL;
         deps_scan(e, j, failed, &fstate);
         if (failed[0]) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "dependency %s is %s", failed, synq_job_state_name(fstate));
-            j->deps_pending = 0;
-            cancel_live(e, j, msg, "DependencyFailed", NULL);
+            cancel_for_dep(e, j, failed, fstate, NULL);
         } else if (j->deps_pending > 0) {
             deps_register(e, j);
         } else {
@@ -1033,13 +1039,11 @@ static int enqueue_apply(synq_engine_t *e, synq_job_t **jobs, size_t n, bool as_
         count(e, j, +1);
         if (j->unique_key) synq_map_put(&e->uniques, j->unique_key, j);
         if (j->group) group_add(e, j);
-        if (j->deps_pending > 0) deps_register(e, j);
         if (failed[0]) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "dependency %s is %s", failed, synq_job_state_name(fstate));
-            cancel_live(e, j, msg, "DependencyFailed", out);
+            cancel_for_dep(e, j, failed, fstate, out);
             continue;
         }
+        if (j->deps_pending > 0) deps_register(e, j);
         attach(e, j);
         emit_state(e, j);
         if (out) synq_job_to_json(j, out);
@@ -1088,16 +1092,24 @@ int synq_engine_batch_create(synq_engine_t *e, const char *spec, bool open, synq
     return 0;
 }
 
-int synq_engine_batch_add(synq_engine_t *e, const char *id, synq_job_t **jobs, size_t n,
-                          synq_buf_t *out, size_t *bad)
+int synq_engine_batch_open(synq_engine_t *e, const char *id)
 {
     batch_t *b = synq_map_get(&e->batches, id);
     if (b == NULL) {
         int rc = e->store->ops->batch_get(e->store, id, NULL, NULL);
         return rc == 0 ? SYNQ_ECONFLICT : rc;
     }
-    if (!b->open) return SYNQ_ECONFLICT;
-    int rc = enqueue_validate(e, jobs, n, bad);
+    return b->open ? 0 : SYNQ_ECONFLICT;
+}
+
+int synq_engine_batch_add(synq_engine_t *e, const char *id, synq_job_t **jobs, size_t n,
+                          synq_buf_t *out, size_t *bad)
+{
+    *bad = 0;
+    int rc = synq_engine_batch_open(e, id);
+    if (rc) return rc;
+    batch_t *b = synq_map_get(&e->batches, id);
+    rc = enqueue_validate(e, jobs, n, bad);
     if (rc) return rc;
     synq_buf_puts(out, "{\"jobs\":");
     enqueue_apply(e, jobs, n, true, out, b);

@@ -74,8 +74,12 @@ int synq_engine_enqueue(synq_engine_t *e, synq_job_t **jobs, size_t n, bool as_a
  * job is final. Appends the batch's JSON with a "jobs" array. */
 int synq_engine_batch_create(synq_engine_t *e, const char *spec, bool open, synq_job_t **jobs,
                              size_t n, synq_buf_t *out, size_t *bad);
-/* Adds jobs to an open batch: SYNQ_ENOTFOUND, SYNQ_ECONFLICT (committed), or
- * an enqueue error with *bad. Appends {"jobs":[...]}. */
+/* 0 when the batch is open, SYNQ_ECONFLICT when committed or done,
+ * SYNQ_ENOTFOUND. */
+int synq_engine_batch_open(synq_engine_t *e, const char *id);
+/* Adds jobs to an open batch (check with synq_engine_batch_open first:
+ * its errors come back unchanged), or an enqueue error with *bad.
+ * Appends {"jobs":[...]}. */
 int synq_engine_batch_add(synq_engine_t *e, const char *id, synq_job_t **jobs, size_t n,
                           synq_buf_t *out, size_t *bad);
 int synq_engine_batch_commit(synq_engine_t *e, const char *id, synq_buf_t *out);
