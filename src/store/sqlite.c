@@ -12,6 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Statements prepared on first use, by slot. */
+enum {
+    L_CHAN_PUT, L_CHAN_LOAD, L_CHAN_DEL, L_CHAN_DEL_PUBS, L_CHAN_DEL_IDEM, L_PUB_APPEND,
+    L_PUB_LOAD, L_PUB_TRIM, L_CIDEM_PUT, L_CIDEM_LOAD, L_CIDEM_PRUNE, L_DOC_GET, L_DOC_PUT,
+    L_DOC_CHANGES, L_DOC_TOP, L_MUT_GET, L_MUT_PUT, L_MUT_PRUNE, LAZY_MAX
+};
+
 typedef struct {
     synq_store_t base;
     sqlite3 *db;
@@ -21,6 +28,7 @@ typedef struct {
         *run_del1;
     sqlite3_stmt *tomb_put, *ev_del, *idem_get, *idem_put, *ev_append, *dlv_put;
     char *idem_buf; /* idem_get's answer: its strings stay valid until the next idem_get */
+    sqlite3_stmt *lazy[LAZY_MAX]; /* statements prepared on first use (see lazy()) */
 } sqlite_store_t;
 
 /* Each entry upgrades the schema from version i to i+1. Never edit one that
@@ -142,6 +150,49 @@ static const char *const migrations[] = {
     ") STRICT;"
     "CREATE INDEX deliveries_job ON deliveries(job_id, created_at);"
     "CREATE INDEX deliveries_pending ON deliveries(next_at) WHERE state = 0;",
+    /* 5: LiveSync channels (stream rows, history, publish keys) and documents */
+    "CREATE TABLE channels ("
+    " name TEXT PRIMARY KEY,"
+    " epoch TEXT NOT NULL,"
+    " top INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE publications ("
+    " channel TEXT NOT NULL,"
+    " offset INTEGER NOT NULL,"
+    " data TEXT NOT NULL,"
+    " info TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (channel, offset)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE channel_idempotency ("
+    " channel TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " epoch TEXT NOT NULL,"
+    " offset INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (channel, key)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX channel_idempotency_created ON channel_idempotency(created_at);"
+    "CREATE TABLE docs ("
+    " collection TEXT NOT NULL,"
+    " id TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " data TEXT,"
+    " meta TEXT,"
+    " changed TEXT,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (collection, id)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX docs_version ON docs(collection, version);"
+    "CREATE TABLE doc_mutations ("
+    " client TEXT NOT NULL,"
+    " mutation INTEGER NOT NULL,"
+    " result TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (client, mutation)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX doc_mutations_created ON doc_mutations(created_at);",
 };
 
 /* Repeats the partial index's condition: SQLite uses a partial index only
@@ -1062,6 +1113,313 @@ static int st_delivery_get(synq_store_t *base, const char *id, synq_store_delive
     return delivery_rows(s, st, true, cb, arg);
 }
 
+/* ---- LiveSync: channels -------------------------------------------------- */
+
+/* The statement in slot i, prepared from sql on first use (reset and
+ * unbound after each use by the callers' done()). NULL on failure. */
+static sqlite3_stmt *lazy(sqlite_store_t *s, int i, const char *sql)
+{
+    if (!s->lazy[i] &&
+        sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->lazy[i], NULL) !=
+            SQLITE_OK) {
+        fail(s, "prepare");
+        return NULL;
+    }
+    return s->lazy[i];
+}
+
+/* Resets a lazy statement after a read loop; rc is the last step's. */
+static int done_read(sqlite_store_t *s, sqlite3_stmt *st, int rc, const char *what)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, what);
+}
+
+/* Opens the transaction and fetches a lazy statement for a write. */
+static sqlite3_stmt *lazy_write(sqlite_store_t *s, int i, const char *sql)
+{
+    if (ensure_txn(s)) return NULL;
+    return lazy(s, i, sql);
+}
+
+static int st_chan_put(synq_store_t *base, const synq_chan_row_t *r)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st = lazy_write(s, L_CHAN_PUT,
+                                  "INSERT OR REPLACE INTO channels(name,epoch,top,updated_at) "
+                                  "VALUES(?1,?2,?3,?4)");
+    if (!st) return SYNQ_ESTORE;
+    sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->epoch, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (int64_t)r->top);
+    sqlite3_bind_int64(st, 4, r->updated_at);
+    return step_write(s, st, "chan_put");
+}
+
+static int st_chan_load(synq_store_t *base, synq_store_chan_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st = lazy(s, L_CHAN_LOAD, "SELECT name,epoch,top,updated_at FROM channels");
+    if (!st) return SYNQ_ESTORE;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        synq_chan_row_t r = {
+            .name = (const char *)sqlite3_column_text(st, 0),
+            .epoch = (const char *)sqlite3_column_text(st, 1),
+            .top = (uint64_t)sqlite3_column_int64(st, 2),
+            .updated_at = sqlite3_column_int64(st, 3),
+        };
+        cb(&r, arg);
+    }
+    return done_read(s, st, rc, "chan_load");
+}
+
+static int st_chan_delete(synq_store_t *base, const char *name)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    static const char *const sql[] = {"DELETE FROM channels WHERE name=?1",
+                                      "DELETE FROM publications WHERE channel=?1",
+                                      "DELETE FROM channel_idempotency WHERE channel=?1"};
+    static const int slot[] = {L_CHAN_DEL, L_CHAN_DEL_PUBS, L_CHAN_DEL_IDEM};
+    for (size_t i = 0; i < SYNQ_ARRAY_LEN(sql); i++) {
+        sqlite3_stmt *st = lazy_write(s, slot[i], sql[i]);
+        if (!st) return SYNQ_ESTORE;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if (step_write(s, st, "chan_delete")) return SYNQ_ESTORE;
+    }
+    return 0;
+}
+
+static int st_pub_append(synq_store_t *base, const synq_pub_row_t *r)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st = lazy_write(s, L_PUB_APPEND,
+                                  "INSERT OR REPLACE INTO publications(channel,offset,data,info,"
+                                  "created_at) VALUES(?1,?2,?3,?4,?5)");
+    if (!st) return SYNQ_ESTORE;
+    sqlite3_bind_text(st, 1, r->channel, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)r->offset);
+    sqlite3_bind_text(st, 3, r->data, -1, SQLITE_STATIC);
+    bind_text(st, 4, r->info);
+    sqlite3_bind_int64(st, 5, r->created_at);
+    return step_write(s, st, "pub_append");
+}
+
+static int st_pub_load(synq_store_t *base, synq_store_pub_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st = lazy(s, L_PUB_LOAD,
+                            "SELECT channel,offset,data,info,created_at FROM publications "
+                            "ORDER BY channel, offset");
+    if (!st) return SYNQ_ESTORE;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        synq_pub_row_t r = {
+            .channel = (const char *)sqlite3_column_text(st, 0),
+            .offset = (uint64_t)sqlite3_column_int64(st, 1),
+            .data = (const char *)sqlite3_column_text(st, 2),
+            .info = (const char *)sqlite3_column_text(st, 3),
+            .created_at = sqlite3_column_int64(st, 4),
+        };
+        cb(&r, arg);
+    }
+    return done_read(s, st, rc, "pub_load");
+}
+
+static int st_pub_trim(synq_store_t *base, const char *channel, uint64_t below)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st =
+        lazy_write(s, L_PUB_TRIM, "DELETE FROM publications WHERE channel=?1 AND offset<?2");
+    if (!st) return SYNQ_ESTORE;
+    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)below);
+    return step_write(s, st, "pub_trim");
+}
+
+static int st_chan_idem_put(synq_store_t *base, const synq_chan_idem_row_t *r)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st = lazy_write(s, L_CIDEM_PUT,
+                                  "INSERT INTO channel_idempotency(channel,key,epoch,offset,"
+                                  "created_at) VALUES(?1,?2,?3,?4,?5)");
+    if (!st) return SYNQ_ESTORE;
+    sqlite3_bind_text(st, 1, r->channel, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->epoch, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)r->offset);
+    sqlite3_bind_int64(st, 5, r->created_at);
+    return step_write(s, st, "chan_idem_put");
+}
+
+static int st_chan_idem_load(synq_store_t *base, synq_store_chan_idem_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st = lazy(s, L_CIDEM_LOAD,
+                            "SELECT channel,key,epoch,offset,created_at FROM channel_idempotency "
+                            "ORDER BY created_at");
+    if (!st) return SYNQ_ESTORE;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        synq_chan_idem_row_t r = {
+            .channel = (const char *)sqlite3_column_text(st, 0),
+            .key = (const char *)sqlite3_column_text(st, 1),
+            .epoch = (const char *)sqlite3_column_text(st, 2),
+            .offset = (uint64_t)sqlite3_column_int64(st, 3),
+            .created_at = sqlite3_column_int64(st, 4),
+        };
+        cb(&r, arg);
+    }
+    return done_read(s, st, rc, "chan_idem_load");
+}
+
+static int st_chan_idem_prune(synq_store_t *base, int64_t before_us)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st =
+        lazy_write(s, L_CIDEM_PRUNE, "DELETE FROM channel_idempotency WHERE created_at<?1");
+    if (!st) return SYNQ_ESTORE;
+    sqlite3_bind_int64(st, 1, before_us);
+    return step_write(s, st, "chan_idem_prune");
+}
+
+/* ---- LiveSync: documents ------------------------------------------------- */
+
+#define DOC_COLS "collection,id,version,data,meta,changed,updated_at"
+
+/* Calls cb for each row of a SELECT DOC_COLS until it returns non-zero;
+ * resets st. *rows counts the rows seen. */
+static int doc_rows(sqlite_store_t *s, sqlite3_stmt *st, synq_store_doc_cb cb, void *arg,
+                    int *rows)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        synq_doc_row_t r = {
+            .collection = (const char *)sqlite3_column_text(st, 0),
+            .id = (const char *)sqlite3_column_text(st, 1),
+            .version = (uint64_t)sqlite3_column_int64(st, 2),
+            .data = (const char *)sqlite3_column_text(st, 3),
+            .meta = (const char *)sqlite3_column_text(st, 4),
+            .changed = (const char *)sqlite3_column_text(st, 5),
+            .updated_at = sqlite3_column_int64(st, 6),
+        };
+        (*rows)++;
+        if (cb(&r, arg)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    return done_read(s, st, rc, "doc");
+}
+
+static int st_doc_get(synq_store_t *base, const char *collection, const char *id,
+                      synq_store_doc_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st =
+        lazy(s, L_DOC_GET, "SELECT " DOC_COLS " FROM docs WHERE collection=?1 AND id=?2");
+    if (!st) return SYNQ_ESTORE;
+    sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    int rows = 0;
+    int rc = doc_rows(s, st, cb, arg, &rows);
+    if (rc) return rc;
+    return rows ? 0 : SYNQ_ENOTFOUND;
+}
+
+static int st_doc_put(synq_store_t *base, const synq_doc_row_t *r)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st = lazy_write(s, L_DOC_PUT,
+                                  "INSERT OR REPLACE INTO docs(" DOC_COLS ") "
+                                  "VALUES(?1,?2,?3,?4,?5,?6,?7)");
+    if (!st) return SYNQ_ESTORE;
+    sqlite3_bind_text(st, 1, r->collection, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (int64_t)r->version);
+    bind_text(st, 4, r->data);
+    bind_text(st, 5, r->meta);
+    bind_text(st, 6, r->changed);
+    sqlite3_bind_int64(st, 7, r->updated_at);
+    return step_write(s, st, "doc_put");
+}
+
+static int st_doc_changes(synq_store_t *base, const char *collection, uint64_t since, int limit,
+                          synq_store_doc_cb cb, void *arg)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st = lazy(s, L_DOC_CHANGES,
+                            "SELECT " DOC_COLS " FROM docs WHERE collection=?1 AND version>?2 "
+                            "ORDER BY version LIMIT ?3");
+    if (!st) return SYNQ_ESTORE;
+    sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)since);
+    sqlite3_bind_int(st, 3, limit);
+    int rows = 0;
+    return doc_rows(s, st, cb, arg, &rows);
+}
+
+static int st_doc_top(synq_store_t *base, const char *collection, uint64_t *version)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st =
+        lazy(s, L_DOC_TOP, "SELECT coalesce(max(version),0) FROM docs WHERE collection=?1");
+    if (!st) return SYNQ_ESTORE;
+    sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *version = (uint64_t)sqlite3_column_int64(st, 0);
+        rc = SQLITE_DONE;
+    }
+    return done_read(s, st, rc, "doc_top");
+}
+
+static int st_mutation_get(synq_store_t *base, const char *client, int64_t mutation,
+                           char **result)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st = lazy(s, L_MUT_GET,
+                            "SELECT result FROM doc_mutations WHERE client=?1 AND mutation=?2");
+    if (!st) return SYNQ_ESTORE;
+    sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, mutation);
+    int rc = sqlite3_step(st);
+    bool found = rc == SQLITE_ROW;
+    if (found) {
+        *result = synq_strdup((const char *)sqlite3_column_text(st, 0));
+        rc = SQLITE_DONE;
+    }
+    int r = done_read(s, st, rc, "mutation_get");
+    if (r) return r;
+    return found ? 0 : SYNQ_ENOTFOUND;
+}
+
+static int st_mutation_put(synq_store_t *base, const char *client, int64_t mutation,
+                           const char *result, int64_t created_at)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st = lazy_write(s, L_MUT_PUT,
+                                  "INSERT OR REPLACE INTO doc_mutations(client,mutation,result,"
+                                  "created_at) VALUES(?1,?2,?3,?4)");
+    if (!st) return SYNQ_ESTORE;
+    sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, mutation);
+    sqlite3_bind_text(st, 3, result, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, created_at);
+    return step_write(s, st, "mutation_put");
+}
+
+static int st_mutation_prune(synq_store_t *base, int64_t before_us)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st =
+        lazy_write(s, L_MUT_PRUNE, "DELETE FROM doc_mutations WHERE created_at<?1");
+    if (!st) return SYNQ_ESTORE;
+    sqlite3_bind_int64(st, 1, before_us);
+    return step_write(s, st, "mutation_prune");
+}
+
 static void st_close(synq_store_t *base)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
@@ -1072,6 +1430,7 @@ static void st_close(synq_store_t *base)
                            s->run_prune,   s->run_del1,  s->due,       s->tomb_put, s->ev_del,
                            s->idem_get,    s->idem_put,  s->ev_append, s->dlv_put};
     for (size_t i = 0; i < SYNQ_ARRAY_LEN(sts); i++) sqlite3_finalize(sts[i]);
+    for (int i = 0; i < LAZY_MAX; i++) sqlite3_finalize(s->lazy[i]);
     sqlite3_close(s->db);
     free(s->idem_buf);
     free(s);
@@ -1117,6 +1476,22 @@ static const synq_store_ops_t ops = {
     .delivery_load_pending = st_delivery_load_pending,
     .delivery_list = st_delivery_list,
     .delivery_get = st_delivery_get,
+    .chan_put = st_chan_put,
+    .chan_load = st_chan_load,
+    .chan_delete = st_chan_delete,
+    .pub_append = st_pub_append,
+    .pub_load = st_pub_load,
+    .pub_trim = st_pub_trim,
+    .chan_idem_put = st_chan_idem_put,
+    .chan_idem_load = st_chan_idem_load,
+    .chan_idem_prune = st_chan_idem_prune,
+    .doc_get = st_doc_get,
+    .doc_put = st_doc_put,
+    .doc_changes = st_doc_changes,
+    .doc_top = st_doc_top,
+    .mutation_get = st_mutation_get,
+    .mutation_put = st_mutation_put,
+    .mutation_prune = st_mutation_prune,
     .close = st_close,
 };
 

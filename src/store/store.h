@@ -117,6 +117,55 @@ typedef struct synq_delivery_row_s {
 typedef void (*synq_store_delivery_cb)(const synq_delivery_row_t *row, void *arg);
 typedef void (*synq_store_run_cb)(const synq_run_row_t *run, void *arg);
 
+
+/* ---- LiveSync: channels and documents ------------------------------------ */
+
+/* A channel's stream: its epoch (changes when its history is reset or lost)
+ * and the newest offset given out. Strings borrowed. */
+typedef struct synq_chan_row_s {
+    const char *name;
+    const char *epoch;
+    uint64_t top;
+    int64_t updated_at;
+} synq_chan_row_t;
+typedef void (*synq_store_chan_cb)(const synq_chan_row_t *row, void *arg);
+
+/* One publication kept in a channel's history. */
+typedef struct synq_pub_row_s {
+    const char *channel;
+    uint64_t offset;
+    const char *data;     /* JSON text */
+    const char *info;     /* JSON text of the publisher's client info, or NULL */
+    int64_t created_at;
+} synq_pub_row_t;
+typedef void (*synq_store_pub_cb)(const synq_pub_row_t *row, void *arg);
+
+/* A publish idempotency key and the position its first publish got. */
+typedef struct synq_chan_idem_row_s {
+    const char *channel;
+    const char *key;
+    const char *epoch;
+    uint64_t offset;
+    int64_t created_at;
+} synq_chan_idem_row_t;
+typedef void (*synq_store_chan_idem_cb)(const synq_chan_idem_row_t *row, void *arg);
+
+/* A live document. version is unique and increasing within its collection
+ * (the collection's change sequence at the document's last change); a
+ * deleted document stays as a tombstone (data NULL) so the changes feed can
+ * report it. meta: JSON text of per-field HLC stamps; changed: JSON array
+ * of the top-level fields the last change touched. Strings borrowed. */
+typedef struct synq_doc_row_s {
+    const char *collection;
+    const char *id;
+    uint64_t version;
+    const char *data;     /* JSON object text, or NULL when deleted */
+    const char *meta;     /* JSON text, or NULL */
+    const char *changed;  /* JSON array text, or NULL */
+    int64_t updated_at;
+} synq_doc_row_t;
+typedef int (*synq_store_doc_cb)(const synq_doc_row_t *row, void *arg);
+
 typedef struct synq_store_ops_s {
     /* Commits the open transaction, if any. 0 or SYNQ_ESTORE. */
     int (*commit)(synq_store_t *s);
@@ -207,6 +256,40 @@ typedef struct synq_store_ops_s {
     int (*delivery_list)(synq_store_t *s, const char *job_id, synq_store_delivery_cb cb,
                          void *arg);
     int (*delivery_get)(synq_store_t *s, const char *id, synq_store_delivery_cb cb, void *arg);
+    /* Channels: insert or replace a channel's stream row; load all; forget
+     * one (with its history and keys). */
+    int (*chan_put)(synq_store_t *s, const synq_chan_row_t *row);
+    int (*chan_load)(synq_store_t *s, synq_store_chan_cb cb, void *arg);
+    int (*chan_delete)(synq_store_t *s, const char *name);
+    /* History: append one publication; load every stored one (by channel,
+     * then offset); drop a channel's publications with offset < below. */
+    int (*pub_append)(synq_store_t *s, const synq_pub_row_t *row);
+    int (*pub_load)(synq_store_t *s, synq_store_pub_cb cb, void *arg);
+    int (*pub_trim)(synq_store_t *s, const char *channel, uint64_t below);
+    /* Publish idempotency keys: insert (SYNQ_ECONFLICT if the (channel, key)
+     * exists), load all, forget those created before before_us. */
+    int (*chan_idem_put)(synq_store_t *s, const synq_chan_idem_row_t *row);
+    int (*chan_idem_load)(synq_store_t *s, synq_store_chan_idem_cb cb, void *arg);
+    int (*chan_idem_prune)(synq_store_t *s, int64_t before_us);
+
+    /* Documents: get one (0 and cb called once, including a tombstone, or
+     * SYNQ_ENOTFOUND); insert or replace one; the changes feed (documents
+     * of a collection with version > since, oldest change first, at most
+     * limit; cb returns non-zero to stop); the newest version in a
+     * collection (0 when none). */
+    int (*doc_get)(synq_store_t *s, const char *collection, const char *id,
+                   synq_store_doc_cb cb, void *arg);
+    int (*doc_put)(synq_store_t *s, const synq_doc_row_t *row);
+    int (*doc_changes)(synq_store_t *s, const char *collection, uint64_t since, int limit,
+                       synq_store_doc_cb cb, void *arg);
+    int (*doc_top)(synq_store_t *s, const char *collection, uint64_t *version);
+    /* Applied client mutations ((client, mutation) at most once): get
+     * (0 and *result, a malloc'd JSON text the caller frees, or
+     * SYNQ_ENOTFOUND), insert, forget those created before before_us. */
+    int (*mutation_get)(synq_store_t *s, const char *client, int64_t mutation, char **result);
+    int (*mutation_put)(synq_store_t *s, const char *client, int64_t mutation,
+                        const char *result, int64_t created_at);
+    int (*mutation_prune)(synq_store_t *s, int64_t before_us);
     void (*close)(synq_store_t *s);
 } synq_store_ops_t;
 
