@@ -22,8 +22,9 @@ enum {
     SYNQ_ESTORE = -10005,   /* storage failure */
     SYNQ_ETOOBIG = -10006,  /* a limit was exceeded */
     SYNQ_EPROTO = -10007,   /* malformed protocol input */
-    SYNQ_EEXPIRED = -10008, /* the object existed and was pruned */
+    SYNQ_EEXPIRED = -10008, /* the object was pruned, or a token is past its exp */
     SYNQ_ECANCELLED = -10009, /* the job was cancelled while the caller held it */
+    SYNQ_EGONE = -10010,    /* a stream position that can no longer be recovered */
 };
 
 /* Returns a static message for a synq or libuv error code. */
