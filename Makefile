@@ -1,9 +1,9 @@
 # synq build. `make` builds ./synq; `make test` builds with ASan+UBSan and runs
 # every unit, fuzz-corpus and end-to-end test; `make run` starts the server.
 PKG_CONFIG ?= pkg-config
-PKGS       := libuv jansson sqlite3 libcurl libcrypto
+PKGS       := libuv jansson sqlite3 libcurl libcrypto zlib
 # http-parser and wslay ship no .pc file on Debian.
-EXTRA_LIBS := -lhttp_parser -lpthread -lm
+EXTRA_LIBS := -lhttp_parser -lwslay -lpthread -lm
 
 BUILD    ?= build
 SANITIZE ?=
@@ -32,7 +32,7 @@ REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all run test unit replay e2e bench bench-sched fuzz clean deps test-deps lint format
+.PHONY: all run test unit replay e2e bench bench-sched bench-fanout fuzz clean deps test-deps lint format
 all: synq
 
 synq: $(BUILD)/synq
@@ -99,6 +99,12 @@ bench: deps
 bench-sched: deps
 	$(Q)$(MAKE) --no-print-directory synq $(BUILD)/bench/cron_next
 	$(Q)CRON_NEXT=$(BUILD)/bench/cron_next bench/sched.sh
+
+# LiveSync fan-out benchmark (about 1 minute): 1,000 WebSocket subscribers on
+# one channel, 1,000 msg/s for 30 s, then 10,000 idle connections (bench/fanout.sh).
+bench-fanout: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/synq
+	$(Q)SYNQ_BIN=$(BUILD)/synq bench/fanout.sh
 
 $(BUILD)/bench/cron_next: bench/cron_next.c $(LIB_OBJS)
 	@mkdir -p $(@D)

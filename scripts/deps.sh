@@ -4,7 +4,7 @@
 #   scripts/deps.sh          build dependencies
 #   scripts/deps.sh test     build + test dependencies (node, npm, chromium, clang fuzzer runtime)
 set -euo pipefail
-pkgs=(build-essential pkg-config libuv1-dev libhttp-parser-dev libwslay-dev libjansson-dev
+pkgs=(build-essential pkg-config libuv1-dev libhttp-parser-dev libwslay-dev zlib1g-dev libjansson-dev
       libsqlite3-dev libpq-dev libcurl4-openssl-dev libssl-dev)
 if [ "${1:-}" = test ]; then
     pkgs+=(libcmocka-dev nodejs npm clang libclang-rt-14-dev)

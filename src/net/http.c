@@ -8,7 +8,13 @@
  *
  * A streaming response takes over its connection until the connection
  * closes: no more requests are parsed on it, input is discarded, and the
- * connection timer only serves to bound the drain after the end. */
+ * connection timer only serves to bound the drain after the end.
+ *
+ * An upgraded connection (synq_http_upgrade) belongs to its new owner: the
+ * parser is left paused, input goes to the owner as it arrives (first what
+ * followed the request head, from the timer so never inside the upgrade
+ * call), and the connection timer serves only that hand-off, the shutdown
+ * cut-off and the lingering close. */
 #include "net/http.h"
 
 #include "core/log.h"
@@ -17,8 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How long a stream ended by shutdown may take to drain before it is cut. */
+/* How long a stream ended by shutdown (or an upgraded connection) may take
+ * to finish before it is cut. */
 #define SHUTDOWN_DRAIN_MS 2000
+/* How long a closing connection drains the client's input after our last
+ * byte (the lingering close). */
+#define LINGER_MS 2000
 
 struct synq_http_server_s {
     uv_loop_t *loop;
@@ -51,7 +61,11 @@ struct synq_http_conn_s {
     bool closing;
     bool close_after_write;
     bool in_parse;
+    bool upgraded;             /* handed over by synq_http_upgrade */
     size_t writes_pending;
+    synq_http_upgrade_t up;    /* the owner's callbacks, once upgraded */
+    void *up_arg;
+    uint64_t cut_at;           /* loop time when server shutdown cuts it; 0 = none */
 };
 
 typedef struct {
@@ -175,6 +189,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
         st->on_closed(st, (synq_http_stream_reason_t)reason, st->arg);
         free(st);
     }
+    if (c->upgraded) c->up.on_closed(c, c->up_arg); /* after every write callback too */
     if (c->prev) c->prev->next = c->next; else srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     srv->nconns--;
@@ -201,6 +216,7 @@ static void conn_close(synq_http_conn_t *c)
 
 static void conn_fail(synq_http_conn_t *c, int status, const char *code, const char *message);
 static void arm_timer(synq_http_conn_t *c, uint64_t ms);
+static void upgraded_deliver(synq_http_conn_t *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -210,10 +226,10 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 }
 
 /* Closes gracefully after a final response: shut the write side and drain
- * what the client still sends for a moment, so a client in the middle of
- * sending a body it was refused (413) still reads the answer instead of
+ * what the client still sends for a moment (ms), so a client in the middle
+ * of sending a body it was refused (413) still reads the answer instead of
  * getting a reset (the "lingering close" of HTTP servers). */
-static void conn_linger(synq_http_conn_t *c)
+static void conn_linger(synq_http_conn_t *c, uint64_t ms)
 {
     if (c->closing || c->lingering) return;
     c->lingering = true;
@@ -223,7 +239,7 @@ static void conn_linger(synq_http_conn_t *c)
     }
     c->in.len = 0;
     if (!c->reading) c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
-    arm_timer(c, 2000);
+    arm_timer(c, ms);
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -238,6 +254,17 @@ static void on_timeout(uv_timer_t *t)
         if (c->stream->ended) conn_close(c);
         return;
     }
+    if (c->upgraded) {
+        /* the bytes that came with the request head, then the shutdown cut */
+        upgraded_deliver(c);
+        if (c->closing || c->lingering || c->cut_at == 0) return;
+        uint64_t now = uv_now(c->srv->loop);
+        if (now >= c->cut_at)
+            conn_close(c);
+        else
+            arm_timer(c, c->cut_at - now);
+        return;
+    }
     if (c->active) return; /* the handler has it: no timeout while it works */
     if (synq_reqparser_busy(&c->parser) || c->in.len > 0)
         conn_fail(c, 408, "request_timeout", "request not received in time");
@@ -247,7 +274,12 @@ static void on_timeout(uv_timer_t *t)
 
 static void arm_timer(synq_http_conn_t *c, uint64_t ms)
 {
-    if (!c->closing) uv_timer_start(&c->timer, on_timeout, ms, 0);
+    if (c->closing) return;
+    if (c->cut_at) { /* nothing outlives the shutdown cut-off */
+        uint64_t now = uv_now(c->srv->loop);
+        ms = SYNQ_MIN(ms, c->cut_at > now ? c->cut_at - now : 0);
+    }
+    uv_timer_start(&c->timer, on_timeout, ms, 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -275,7 +307,7 @@ static void on_write_done(uv_write_t *w, int status)
         conn_close(c);
         return;
     }
-    if (c->close_after_write && c->writes_pending == 0) conn_linger(c);
+    if (c->close_after_write && c->writes_pending == 0) conn_linger(c, LINGER_MS);
 }
 
 static void conn_write(synq_http_conn_t *c, char *data, size_t len)
@@ -288,7 +320,7 @@ static void conn_write(synq_http_conn_t *c, char *data, size_t len)
     int n = c->writes_pending ? 0 : uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (n == (int)len) {
         free(data);
-        if (c->close_after_write) conn_linger(c);
+        if (c->close_after_write) conn_linger(c, LINGER_MS);
         return;
     }
     if (n < 0 && n != UV_EAGAIN) {
@@ -327,9 +359,10 @@ static void conn_fail(synq_http_conn_t *c, int status, const char *code, const c
 /* Parses buffered input and hands out complete requests, one at a time. */
 static void conn_process(synq_http_conn_t *c)
 {
-    if (c->in_parse) return;
+    if (c->in_parse || c->upgraded) return;
     c->in_parse = true;
-    while (!c->closing && c->active == NULL && c->stream == NULL && !c->close_after_write) {
+    while (!c->closing && c->active == NULL && c->stream == NULL && !c->upgraded &&
+           !c->close_after_write) {
         bool was_busy = synq_reqparser_busy(&c->parser);
         if (c->in.len == 0) {
             if (!was_busy) arm_timer(c, c->srv->cfg.idle_timeout_ms);
@@ -370,6 +403,7 @@ static void conn_process(synq_http_conn_t *c)
         c->srv->handler(r, c->srv->arg);
     }
     c->in_parse = false;
+    if (c->upgraded) return; /* synq_http_upgrade started reading */
     if (!c->closing && !c->reading && c->in.len < high_water(c)) {
         c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
     }
@@ -388,6 +422,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (c->lingering || c->stream) return; /* discarded (on_alloc reuses the space) */
     c->in.len += (size_t)nread;
     c->in.data[c->in.len] = '\0';
+    if (c->upgraded) {
+        upgraded_deliver(c);
+        return;
+    }
     if (c->in.len >= high_water(c)) {
         uv_read_stop(s);
         c->reading = false;
@@ -464,7 +502,7 @@ static void stream_finish(synq_http_stream_t *st, uint64_t drain_ms)
         static const char last[] = "0\r\n\r\n";
         conn_write(c, synq_strdup(last), sizeof last - 1);
     } else if (c->writes_pending == 0) {
-        conn_linger(c);
+        conn_linger(c, LINGER_MS);
     }
 }
 
@@ -537,7 +575,7 @@ static void on_chunk_done(uv_write_t *w, int status)
         conn_close(c);
         return;
     }
-    if (c->close_after_write && c->writes_pending == 0) conn_linger(c);
+    if (c->close_after_write && c->writes_pending == 0) conn_linger(c, LINGER_MS);
 }
 
 int synq_http_stream_write(synq_http_stream_t *st, synq_rcbuf_t *chunk)
@@ -614,6 +652,67 @@ void synq_http_stream_end(synq_http_stream_t *st)
     if (st->ended || c == NULL || c->closing) return;
     stream_note(c, SYNQ_HTTP_STREAM_ENDED);
     stream_finish(st, c->srv->cfg.idle_timeout_ms);
+}
+
+/* ---- upgrades ---------------------------------------------------------- */
+
+/* Gives the owner everything buffered. The buffer is emptied before the
+ * call: the owner may close the connection inside, and nothing more is
+ * appended before the next read callback. */
+static void upgraded_deliver(synq_http_conn_t *c)
+{
+    if (c->closing || c->lingering || c->in.len == 0) return;
+    size_t n = c->in.len;
+    c->in.len = 0;
+    c->up.on_read(c, c->in.data, n, c->up_arg);
+}
+
+synq_http_conn_t *synq_http_upgrade(synq_http_req_t *req, const char *headers,
+                                    const synq_http_upgrade_t *u, void *arg)
+{
+    synq_http_conn_t *c = req->conn;
+    if (c == NULL || c->closing) {
+        synq_http_req_free(req);
+        return NULL;
+    }
+    if (c->srv->closing) {
+        synq_http_respond_error(req, 503, "shutting_down", "the server is shutting down", NULL);
+        return NULL;
+    }
+    if (c->active == req) c->active = NULL;
+    synq_http_req_free(req);
+    synq_buf_t out;
+    synq_buf_init(&out);
+    synq_buf_printf(&out, "HTTP/1.1 101 %s\r\n", synq_http_status_text(101));
+    if (headers) synq_buf_puts(&out, headers);
+    synq_buf_puts(&out, "\r\n");
+    size_t n;
+    char *data = synq_buf_steal(&out, &n);
+    conn_write(c, data, n);
+    if (c->closing) return NULL; /* the write failed: nobody takes it over */
+    c->upgraded = true;
+    c->up = *u;
+    c->up_arg = arg;
+    uv_timer_stop(&c->timer);
+    if (!c->reading) c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
+    /* bytes the client sent right behind the head (its first frames) go to
+     * the owner from the loop, never from inside this call */
+    if (c->in.len > 0) arm_timer(c, 0);
+    return c;
+}
+
+uv_stream_t *synq_http_conn_stream(synq_http_conn_t *c)
+{
+    return (uv_stream_t *)&c->tcp;
+}
+
+void synq_http_conn_close(synq_http_conn_t *c, uint64_t linger_ms)
+{
+    if (c->closing) return;
+    if (linger_ms == 0 || c->lingering)
+        conn_close(c);
+    else
+        conn_linger(c, linger_ms);
 }
 
 /* ---- server ------------------------------------------------------------ */
@@ -737,6 +836,15 @@ void synq_http_server_close(synq_http_server_t *srv, synq_http_closed_cb cb, voi
     for (synq_http_conn_t *c = srv->conns, *next; c; c = next) {
         next = c->next;
         if (c->closing) continue;
+        if (c->upgraded) {
+            /* the owner is told and finishes its own way (a WebSocket sends
+             * Close 1001); whatever it does, the connection is cut after
+             * SHUTDOWN_DRAIN_MS */
+            c->cut_at = uv_now(srv->loop) + SHUTDOWN_DRAIN_MS;
+            if (c->up.on_shutdown) c->up.on_shutdown(c, c->up_arg);
+            if (!c->closing && c->in.len == 0) arm_timer(c, SHUTDOWN_DRAIN_MS);
+            continue;
+        }
         if (c->stream) {
             synq_http_stream_t *st = c->stream;
             stream_note(c, SYNQ_HTTP_STREAM_SHUTDOWN);

@@ -6,7 +6,8 @@
  * request goes to one handler callback, which answers it with
  * synq_http_respond(), at once or later, or with a streaming response
  * (synq_http_stream_begin: chunked, written piece by piece from shared
- * reference-counted buffers, with a bound on what may wait unsent). */
+ * reference-counted buffers, with a bound on what may wait unsent), or by
+ * handing the connection over to another protocol (synq_http_upgrade). */
 #ifndef SYNQ_NET_HTTP_H
 #define SYNQ_NET_HTTP_H
 
@@ -139,5 +140,61 @@ bool synq_http_stream_over(const synq_http_stream_t *st);
  * SYNQ_HTTP_STREAM_ENDED (unless the connection had already failed).
  * Calling it again, or on a stream that is over, does nothing. */
 void synq_http_stream_end(synq_http_stream_t *st);
+
+/* ---- protocol upgrades ------------------------------------------------------
+ *
+ * A request with req->upgrade (Upgrade and Connection: upgrade headers) that
+ * the handler accepts is answered with 101 by synq_http_upgrade, after which
+ * the connection belongs to a new owner (a WebSocket): no more requests are
+ * parsed on it and the HTTP timeouts no longer apply. The TCP handle stays
+ * inside the HTTP connection (libuv handles cannot move), so the owner:
+ *
+ *   - reads through on_read: every byte the client sends, starting with the
+ *     ones that came right behind the request head (a client may send its
+ *     first frames without waiting for the 101); always from the loop, never
+ *     from inside a synq_http_* call;
+ *   - writes with uv_write on synq_http_conn_stream (its own write requests,
+ *     which must not outlive on_closed: libuv completes them, cancelled if
+ *     need be, before on_closed runs), and may read the stream's
+ *     write_queue_size;
+ *   - ends it with synq_http_conn_close; it must not uv_close, uv_read_start
+ *     or uv_read_stop the stream, or touch its data field.
+ *
+ * The connection still counts in synq_http_server_conn_count until it is
+ * closed. It is closed, and on_closed runs exactly once from a libuv close
+ * callback, after synq_http_conn_close, when the client closes or resets it,
+ * when a read fails, or at server shutdown: synq_http_server_close calls
+ * on_shutdown (so a WebSocket can send Close 1001 and go) and cuts whatever
+ * is still open 2 s later; the server's closed callback waits for them. The
+ * connection is freed when on_closed returns. */
+
+typedef struct synq_http_upgrade_s {
+    /* Bytes from the client, data[0..len) valid for the call only. */
+    void (*on_read)(synq_http_conn_t *c, const char *data, size_t len, void *arg);
+    /* The server is closing (may be NULL): finish soon. */
+    void (*on_shutdown)(synq_http_conn_t *c, void *arg);
+    /* The connection is gone; the last call. Required. */
+    void (*on_closed)(synq_http_conn_t *c, void *arg);
+} synq_http_upgrade_t;
+
+/* Answers req with "HTTP/1.1 101 Switching Protocols", the given headers
+ * (NULL or "Name: value\r\n" lines, copied; Upgrade and Connection are the
+ * caller's to include) and the blank line, and hands the connection to the
+ * owner described by u (copied) and arg. req is consumed. Returns the
+ * connection, or NULL when the client is already gone or the write failed
+ * (req is freed and no callback ever runs) or the server is closing (req is
+ * then answered 503). */
+synq_http_conn_t *synq_http_upgrade(synq_http_req_t *req, const char *headers,
+                                    const synq_http_upgrade_t *u, void *arg);
+/* The TCP stream of an upgraded connection, for uv_write and
+ * uv_stream_get_write_queue_size only (see above). Borrowed until on_closed. */
+uv_stream_t *synq_http_conn_stream(synq_http_conn_t *c);
+/* Closes an upgraded connection; on_closed follows from the loop. With
+ * linger_ms 0 at once (unsent bytes are dropped); otherwise once the bytes
+ * written so far have gone out the write side is shut, and input is read and
+ * discarded until the client closes or linger_ms pass, so the client reads
+ * everything instead of getting a reset. Called while lingering it closes
+ * at once; between the close and on_closed it does nothing. */
+void synq_http_conn_close(synq_http_conn_t *c, uint64_t linger_ms);
 
 #endif
