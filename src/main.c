@@ -2,6 +2,9 @@
  * (enqueue, job, jobs, queues, work, cron) are clients of a running server and
  * live in cli/. Every serve flag can also be set by a SYNQ_* variable. */
 #include "api/api.h"
+#include "engine/hub.h"
+#include "core/hlc.h"
+#include "engine/docs.h"
 #include "cli/cli.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -36,6 +39,7 @@ typedef struct {
     const char *header_timeout, *idle_timeout;
     const char *alert_url, *exec_concurrency, *http_concurrency, *crontab;
     const char *idempotency_ttl, *callback_retry;
+    const char *api_key, *jwt_secret, *namespaces, *ws_origins, *ws_max_message, *node_id;
 } serve_opts_t;
 
 static const struct {
@@ -75,6 +79,18 @@ static const struct {
      offsetof(serve_opts_t, callback_retry)},
     {"http-concurrency", "SYNQ_HTTP_CONCURRENCY", "16", "built-in http jobs run at once",
      offsetof(serve_opts_t, http_concurrency)},
+    {"api-key", "SYNQ_API_KEY", "", "key required as Authorization: Bearer to publish and to write documents (empty: open)",
+     offsetof(serve_opts_t, api_key)},
+    {"jwt-secret", "SYNQ_JWT_SECRET", "", "HS256 secret of LiveSync subscriber tokens (empty: no tokens)",
+     offsetof(serve_opts_t, jwt_secret)},
+    {"namespaces", "SYNQ_NAMESPACES", "", "channel namespaces, ';'-separated name:key=value,... (see docs/livesync.md)",
+     offsetof(serve_opts_t, namespaces)},
+    {"ws-origins", "SYNQ_WS_ORIGINS", "", "comma-separated Origin values allowed on WebSocket (empty: any)",
+     offsetof(serve_opts_t, ws_origins)},
+    {"ws-max-message", "SYNQ_WS_MAX_MESSAGE", "64k", "largest inbound WebSocket message (after inflating)",
+     offsetof(serve_opts_t, ws_max_message)},
+    {"node-id", "SYNQ_NODE_ID", "", "this node's id in document clocks (HLC ties); empty: the hostname",
+     offsetof(serve_opts_t, node_id)},
 };
 
 static void usage(FILE *f)
@@ -139,6 +155,8 @@ typedef struct {
     synq_http_server_t *http;
     synq_httpc_t *httpc;
     synq_callbacks_t *callbacks;
+    synq_hub_t *hub;
+    synq_docs_t *docs;
     synq_sched_t *sched;
     synq_executor_t *exec, *httpx;
     const char *crontab;
@@ -157,6 +175,8 @@ static void on_engine_closed(void *arg)
     uv_close((uv_handle_t *)&s->deadline, NULL);
     synq_callbacks_free(s->callbacks); /* its engine listener is gone now */
     s->callbacks = NULL;
+    synq_hub_close(s->hub); /* after the engine's last commit and its replies */
+    s->hub = NULL;
     synq_log(SYNQ_LOG_INFO, "stopped", NULL);
 }
 
@@ -319,7 +339,7 @@ static int serve_main(int argc, char **argv)
     synq_engine_config_t ecfg;
     synq_http_config_init(&hcfg);
     synq_engine_config_init(&ecfg);
-    synq_durability_t dur;
+    synq_durability_t dur = SYNQ_DURABILITY_FULL;
     int64_t ht, it, exec_n, http_n;
     const char *bad = NULL;
     if (synq_log_level_parse(o.log_level, &level)) bad = "--log-level";
@@ -348,8 +368,23 @@ static int serve_main(int argc, char **argv)
     if (!bad && *o.alert_url && strncmp(o.alert_url, "http://", 7) &&
         strncmp(o.alert_url, "https://", 8))
         bad = "--alert-url";
+    synq_hub_config_t hubcfg;
+    synq_hub_config_init(&hubcfg);
+    char nserr[256] = "";
+    if (!bad && *o.namespaces) {
+        char *all = synq_strdup(o.namespaces);
+        for (char *save = NULL, *spec = strtok_r(all, ";", &save); spec && !bad;
+             spec = strtok_r(NULL, ";", &save))
+            if (synq_hub_config_namespace(&hubcfg, spec, nserr, sizeof nserr)) bad = "--namespaces";
+        free(all);
+    }
+    synq_api_config_t acfg = {.api_key = *o.api_key ? o.api_key : NULL,
+                              .jwt_secret = *o.jwt_secret ? o.jwt_secret : NULL,
+                              .ws_origins = *o.ws_origins ? o.ws_origins : NULL};
+    if (!bad && parse_size(o.ws_max_message, &acfg.ws_max_message)) bad = "--ws-max-message";
+    if (!bad && *o.node_id && !synq_hlc_node_valid(o.node_id)) bad = "--node-id";
     if (bad) {
-        fprintf(stderr, "synq serve: invalid value for %s\n", bad);
+        fprintf(stderr, "synq serve: invalid value for %s%s%s\n", bad, nserr[0] ? ": " : "", nserr);
         return 2;
     }
     hcfg.header_timeout_ms = (uint64_t)ht / 1000;
@@ -380,8 +415,25 @@ static int serve_main(int argc, char **argv)
         return 1;
     }
     synq_sched_started(s.sched);
+    s.hub = synq_hub_new(s.engine, &hubcfg);
+    if (s.hub == NULL) {
+        synq_log(SYNQ_LOG_ERROR, "cannot load channels", NULL);
+        close_modules(&s, 0);
+        uv_run(s.loop, UV_RUN_DEFAULT);
+        uv_loop_close(s.loop);
+        return 1;
+    }
+    synq_hub_watch_jobs(s.hub);
+    if (!acfg.api_key)
+        synq_log(SYNQ_LOG_WARN, "no --api-key: publishing and document writes are open", NULL);
     s.api = synq_api_new(s.engine, s.sched);
     synq_api_set_callbacks(s.api, s.callbacks);
+    synq_api_set_livesync(s.api, s.hub, &acfg);
+    synq_docs_config_t dcfg;
+    synq_docs_config_init(&dcfg);
+    dcfg.node = *o.node_id ? o.node_id : NULL;
+    s.docs = synq_docs_new(s.engine, s.hub, &dcfg);
+    synq_api_set_docs(s.api, s.docs);
     int err = 0;
     s.http = synq_http_server_start(s.loop, o.http, &hcfg, synq_api_handle, s.api, &err);
     if (s.http == NULL) {
@@ -389,6 +441,7 @@ static int serve_main(int argc, char **argv)
         close_modules(&s, 0);
         uv_run(s.loop, UV_RUN_DEFAULT);
         synq_api_free(s.api);
+        synq_docs_free(s.docs);
         uv_loop_close(s.loop);
         return 1;
     }
@@ -405,6 +458,7 @@ static int serve_main(int argc, char **argv)
              "durability", o.durability, "version", SYNQ_VERSION, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
     synq_api_free(s.api);
+    synq_docs_free(s.docs);
     int rc = uv_loop_close(s.loop);
     if (rc) synq_log(SYNQ_LOG_WARN, "loop closed with open handles", NULL);
     return 0;

@@ -19,6 +19,21 @@ void synq_api_free(synq_api_t *api);
 /* The callback deliveries object, for the deliveries endpoints. */
 typedef struct synq_callbacks_s synq_callbacks_t;
 void synq_api_set_callbacks(synq_api_t *api, synq_callbacks_t *callbacks);
+/* LiveSync settings (strings copied). */
+typedef struct synq_api_config_s {
+    const char *api_key;    /* required to publish and write documents; NULL = open */
+    const char *jwt_secret; /* HS256 secret of subscriber tokens; NULL = none */
+    const char *ws_origins; /* comma-separated allowed WebSocket Origins; NULL = any */
+    size_t ws_max_message;  /* largest inbound WebSocket message; 0 = default */
+} synq_api_config_t;
+typedef struct synq_hub_s synq_hub_t;
+/* Wires the channels (hub borrowed; it must outlive the API's close) and
+ * starts the LiveSync endpoints. */
+void synq_api_set_livesync(synq_api_t *api, synq_hub_t *hub, const synq_api_config_t *cfg);
+/* The live documents module (engine/docs.h; borrowed, it must outlive the
+ * API's close). Without it the document endpoints answer 503. */
+typedef struct synq_docs_s synq_docs_t;
+void synq_api_set_docs(synq_api_t *api, synq_docs_t *docs);
 /* The synq_http_handler_cb for the server; arg is the synq_api_t. */
 void synq_api_handle(synq_http_req_t *req, void *arg);
 

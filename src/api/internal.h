@@ -13,6 +13,9 @@
 typedef struct synq_job_streams_s synq_job_streams_t;
 typedef struct synq_callbacks_s synq_callbacks_t;
 typedef struct synq_results_s synq_results_t;
+typedef struct synq_hub_s synq_hub_t;
+typedef struct synq_docs_s synq_docs_t;
+typedef struct synq_channel_streams_s synq_channel_streams_t;
 
 struct synq_api_s {
     synq_engine_t *engine;
@@ -20,13 +23,20 @@ struct synq_api_s {
     synq_callbacks_t *callbacks; /* callback deliveries (engine/callback.h) */
     synq_job_streams_t *streams; /* SSE job event streams (api/job_events.c) */
     synq_results_t *results;     /* requests waiting for a job to finish (api/jobs.c) */
+    synq_hub_t *hub;             /* LiveSync channels (engine/hub.h) */
+    synq_docs_t *docs;           /* live documents (engine/docs.h) */
+    synq_channel_streams_t *chstreams; /* SSE and long-poll subscribers (api/channels.c) */
+    char *api_key;               /* required as "Authorization: Bearer" on publishing and
+                                  * document endpoints; NULL = open */
+    char *jwt_secret;            /* HS256 secret of subscriber tokens; NULL = none */
+    struct synq_centrifuge_s *centrifuge; /* WebSocket clients (proto/centrifuge.h) */
 };
 
 typedef struct synq_api_ctx_s {
     synq_api_t *api;
     synq_engine_t *engine;
     synq_http_req_t *req;
-    char params[SYNQ_API_MAX_PARAMS][160]; /* {id}, {q} path segments */
+    char params[SYNQ_API_MAX_PARAMS][260]; /* {id}, {q}, {channel} path segments */
 } synq_api_ctx_t;
 
 typedef void (*synq_api_handler_cb)(synq_api_ctx_t *ctx);
@@ -106,6 +116,35 @@ void synq_api_jobs_events(synq_api_ctx_t *ctx);
 void synq_api_job_streams_init(synq_api_t *api);
 /* Ends every open stream (shutdown) and frees the registry. */
 void synq_api_job_streams_close(synq_api_t *api);
+/* API key check for publishing and document writes: true when allowed (no
+ * key configured, or "Authorization: Bearer <key>" matches); else replies
+ * 401 and returns false. */
+bool synq_api_require_key(synq_api_ctx_t *ctx);
+/* handlers: api/channels.c */
+void synq_api_channels_publish(synq_api_ctx_t *ctx);
+void synq_api_publish_many(synq_api_ctx_t *ctx);
+void synq_api_channels_reset(synq_api_ctx_t *ctx);
+void synq_api_channels_list(synq_api_ctx_t *ctx);
+void synq_api_channels_history(synq_api_ctx_t *ctx);
+void synq_api_channels_presence(synq_api_ctx_t *ctx);
+void synq_api_channels_presence_stats(synq_api_ctx_t *ctx);
+void synq_api_channels_events(synq_api_ctx_t *ctx);
+void synq_api_events(synq_api_ctx_t *ctx);
+void synq_api_channel_streams_init(synq_api_t *api);
+/* Ends every SSE stream and waiting long-poll (shutdown). */
+void synq_api_channel_streams_close(synq_api_t *api);
+/* the WebSocket endpoint (Centrifugo client protocol, proto/centrifuge.c) */
+void synq_api_websocket(synq_api_ctx_t *ctx);
+void synq_api_centrifuge_init(synq_api_t *api, const synq_api_config_t *cfg);
+/* Disconnects every WebSocket client (shutdown: code 3001, reconnect). */
+void synq_api_centrifuge_close(synq_api_t *api);
+/* handlers: api/docs.c */
+void synq_api_docs_get(synq_api_ctx_t *ctx);
+void synq_api_docs_put(synq_api_ctx_t *ctx);
+void synq_api_docs_patch(synq_api_ctx_t *ctx);
+void synq_api_docs_delete(synq_api_ctx_t *ctx);
+void synq_api_docs_ops(synq_api_ctx_t *ctx);
+void synq_api_docs_changes(synq_api_ctx_t *ctx);
 /* handlers: api/deliveries.c */
 void synq_api_jobs_deliveries(synq_api_ctx_t *ctx);
 void synq_api_deliveries_get(synq_api_ctx_t *ctx);

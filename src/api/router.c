@@ -56,6 +56,23 @@ static const route_t routes[] = {
     {SYNQ_HTTP_POST, "/v1/schedules/{}/trigger", synq_api_schedules_trigger},
     {SYNQ_HTTP_GET, "/v1/schedules/{}/next", synq_api_schedules_next},
     {SYNQ_HTTP_GET, "/v1/cron/next", synq_api_cron_next},
+    {SYNQ_HTTP_GET, "/v1/channels", synq_api_channels_list},
+    {SYNQ_HTTP_POST, "/v1/publish", synq_api_publish_many},
+    {SYNQ_HTTP_POST, "/v1/channels/{}/messages", synq_api_channels_publish},
+    {SYNQ_HTTP_GET, "/v1/channels/{}/messages", synq_api_channels_history},
+    {SYNQ_HTTP_DELETE, "/v1/channels/{}/messages", synq_api_channels_reset},
+    {SYNQ_HTTP_GET, "/v1/channels/{}/events", synq_api_channels_events},
+    {SYNQ_HTTP_GET, "/v1/channels/{}/presence", synq_api_channels_presence},
+    {SYNQ_HTTP_GET, "/v1/channels/{}/presence_stats", synq_api_channels_presence_stats},
+    {SYNQ_HTTP_GET, "/v1/events", synq_api_events},
+    {SYNQ_HTTP_GET, "/connection/websocket", synq_api_websocket},
+    {SYNQ_HTTP_GET, "/v1/ws", synq_api_websocket},
+    {SYNQ_HTTP_GET, "/v1/docs/{}", synq_api_docs_changes},
+    {SYNQ_HTTP_GET, "/v1/docs/{}/{}", synq_api_docs_get},
+    {SYNQ_HTTP_PUT, "/v1/docs/{}/{}", synq_api_docs_put},
+    {SYNQ_HTTP_PATCH, "/v1/docs/{}/{}", synq_api_docs_patch},
+    {SYNQ_HTTP_DELETE, "/v1/docs/{}/{}", synq_api_docs_delete},
+    {SYNQ_HTTP_POST, "/v1/docs/{}/{}/ops", synq_api_docs_ops},
 };
 
 static const char *const method_names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
@@ -136,8 +153,26 @@ void synq_api_set_callbacks(synq_api_t *api, synq_callbacks_t *callbacks)
     api->callbacks = callbacks;
 }
 
+void synq_api_set_docs(synq_api_t *api, synq_docs_t *docs)
+{
+    api->docs = docs;
+}
+
+void synq_api_set_livesync(synq_api_t *api, synq_hub_t *hub, const synq_api_config_t *cfg)
+{
+    api->hub = hub;
+    free(api->api_key);
+    free(api->jwt_secret);
+    api->api_key = cfg->api_key ? synq_strdup(cfg->api_key) : NULL;
+    api->jwt_secret = cfg->jwt_secret ? synq_strdup(cfg->jwt_secret) : NULL;
+    synq_api_channel_streams_init(api);
+    synq_api_centrifuge_init(api, cfg);
+}
+
 void synq_api_close(synq_api_t *api)
 {
+    synq_api_centrifuge_close(api);
+    synq_api_channel_streams_close(api);
     synq_api_job_streams_close(api);
     synq_api_results_close(api);
 }
@@ -145,6 +180,8 @@ void synq_api_close(synq_api_t *api)
 void synq_api_free(synq_api_t *api)
 {
     synq_api_close(api);
+    free(api->api_key);
+    free(api->jwt_secret);
     free(api);
 }
 
@@ -198,7 +235,7 @@ void synq_api_engine_error(synq_api_ctx_t *ctx, int rc, const char *what)
         /* a job id we pruned is gone (410), not unknown (404) */
         if (strcmp(what, "job") == 0 &&
             synq_engine_expired_at(ctx->engine, ctx->params[0], &at) == 0) {
-            char ts[40], body[400];
+            char ts[40], body[512];
             ts[synq_rfc3339_format(at, ts)] = '\0';
             snprintf(body, sizeof body,
                      "{\"error\":{\"code\":\"expired\",\"message\":\"job %s expired at %s and "

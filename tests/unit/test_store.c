@@ -1025,7 +1025,7 @@ static void test_migrate_from_v3(void **state)
     f->s = synq_store_sqlite_open(f->dir, SYNQ_DURABILITY_NORMAL);
     assert_non_null(f->s);
     synq_store_t *s = f->s;
-    assert_int_equal(user_version(f->dir), 4);
+    assert_int_equal(user_version(f->dir), 5);
 
     /* old rows read back with the new fields empty */
     synq_job_t *j = get_job(s, "old1");
@@ -1067,7 +1067,7 @@ static void test_migrate_from_v3(void **state)
 
     /* opening again does not migrate again */
     reopen(f);
-    assert_int_equal(user_version(f->dir), 4);
+    assert_int_equal(user_version(f->dir), 5);
     assert_int_equal(tombstone(f->s, "old2"), NOW);
 }
 
