@@ -285,7 +285,9 @@ static void arm_timer(synq_http_conn_t *c, uint64_t ms)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     synq_http_conn_t *c = h->data;
-    synq_buf_reserve(&c->in, 64 * 1024);
+    /* an upgraded connection reads small messages for a long time: a
+     * smaller buffer keeps thousands of idle ones cheap */
+    synq_buf_reserve(&c->in, c->upgraded ? 8 * 1024 : 64 * 1024);
     buf->base = c->in.data + c->in.len;
     buf->len = c->in.cap - c->in.len - 1;
 }
@@ -665,6 +667,11 @@ static void upgraded_deliver(synq_http_conn_t *c)
     size_t n = c->in.len;
     c->in.len = 0;
     c->up.on_read(c, c->in.data, n, c->up_arg);
+    /* the buffer grown for HTTP (or a burst) goes; on_alloc makes a small one */
+    if (c->in.cap > 32 * 1024 && c->in.len == 0) {
+        synq_buf_release(&c->in);
+        synq_buf_init(&c->in);
+    }
 }
 
 synq_http_conn_t *synq_http_upgrade(synq_http_req_t *req, const char *headers,

@@ -6,7 +6,10 @@
  * All output goes through uv_write in whole frames: the session's own
  * (pong, Close) as soon as an operation produced them, and data frames
  * (built by synq_ws_frame, often shared) as they are sent. libuv keeps the
- * order of writes, so frames never interleave.
+ * order of writes, so frames never interleave. While a write is in flight,
+ * further frames wait in `pend` and go out together, in one writev, when it
+ * completes: a connection fed many publications in one loop turn (a fan-out
+ * under load) costs one system call, not one per frame.
  *
  * Closing (RFC 6455 §7.1): after both Close frames, or after failing the
  * connection, the server closes TCP first; it does so as a lingering close
@@ -37,12 +40,16 @@ struct synq_ws_s {
     bool finishing; /* the TCP close is under way */
     bool in_read;   /* inside the session's feed: its output is flushed after */
     char peer[80];  /* "[ipv6]:port" */
+    unsigned inflight;    /* uv_writes not completed */
+    synq_rcbuf_t **pend;  /* frames waiting for the write in flight */
+    size_t npend, cappend, pend_bytes;
 };
 
 typedef struct {
     uv_write_t req;
     synq_ws_t *ws;
-    synq_rcbuf_t *frame;
+    size_t n;
+    synq_rcbuf_t *frames[];
 } ws_write_t;
 
 void synq_ws_config_init(synq_ws_config_t *cfg)
@@ -124,30 +131,81 @@ static void ws_fail_io(synq_ws_t *ws)
     if (ws->conn) synq_http_conn_close(ws->conn, 0);
 }
 
+static void flush_pending(synq_ws_t *ws);
+
 static void on_written(uv_write_t *w, int status)
 {
     /* always before on_closed: libuv completes (or cancels) every write
      * before the handle's close callback */
     ws_write_t *wr = (ws_write_t *)w;
     synq_ws_t *ws = wr->ws;
-    synq_rcbuf_unref(wr->frame);
+    for (size_t i = 0; i < wr->n; i++) synq_rcbuf_unref(wr->frames[i]);
     free(wr);
-    if (status < 0 && status != UV_ECANCELED) ws_fail_io(ws);
+    ws->inflight--;
+    if (status < 0 && status != UV_ECANCELED) {
+        ws_fail_io(ws);
+        return;
+    }
+    if (ws->inflight == 0) flush_pending(ws);
 }
 
-static int ws_write(synq_ws_t *ws, synq_rcbuf_t *frame)
+/* Writes frames[0..n) (references taken over) in one uv_write. */
+static int write_frames(synq_ws_t *ws, synq_rcbuf_t **frames, size_t n)
 {
-    ws_write_t *wr = synq_malloc(sizeof *wr);
+    ws_write_t *wr = synq_malloc(sizeof *wr + n * sizeof wr->frames[0]);
     wr->ws = ws;
-    wr->frame = synq_rcbuf_ref(frame);
-    uv_buf_t b = uv_buf_init((char *)synq_rcbuf_data(frame), (unsigned)synq_rcbuf_len(frame));
-    int rc = uv_write(&wr->req, ws->stream, &b, 1, on_written);
+    wr->n = n;
+    uv_buf_t small[16];
+    uv_buf_t *bufs = n <= SYNQ_ARRAY_LEN(small) ? small : synq_malloc(n * sizeof *bufs);
+    for (size_t i = 0; i < n; i++) {
+        wr->frames[i] = frames[i];
+        bufs[i] = uv_buf_init((char *)synq_rcbuf_data(frames[i]),
+                              (unsigned)synq_rcbuf_len(frames[i]));
+    }
+    /* libuv copies the buffer array; the bytes stay referenced by wr */
+    int rc = uv_write(&wr->req, ws->stream, bufs, (unsigned)n, on_written);
+    if (bufs != small) free(bufs);
     if (rc < 0) {
-        synq_rcbuf_unref(wr->frame);
+        for (size_t i = 0; i < n; i++) synq_rcbuf_unref(wr->frames[i]);
         free(wr);
         ws_fail_io(ws);
         return UV_EPIPE;
     }
+    ws->inflight++;
+    return 0;
+}
+
+static void drop_pending(synq_ws_t *ws)
+{
+    for (size_t i = 0; i < ws->npend; i++) synq_rcbuf_unref(ws->pend[i]);
+    ws->npend = 0;
+    ws->pend_bytes = 0;
+}
+
+/* Sends every waiting frame now, in one write. */
+static void flush_pending(synq_ws_t *ws)
+{
+    if (ws->npend == 0) return;
+    if (ws->conn == NULL || ws->stream == NULL) {
+        drop_pending(ws);
+        return;
+    }
+    size_t n = ws->npend;
+    ws->npend = 0;
+    ws->pend_bytes = 0;
+    write_frames(ws, ws->pend, n);
+}
+
+static int ws_write(synq_ws_t *ws, synq_rcbuf_t *frame)
+{
+    synq_rcbuf_ref(frame);
+    if (ws->inflight == 0) return write_frames(ws, &frame, 1);
+    if (ws->npend == ws->cappend) {
+        ws->cappend = ws->cappend ? ws->cappend * 2 : 8;
+        ws->pend = synq_realloc(ws->pend, ws->cappend * sizeof *ws->pend);
+    }
+    ws->pend[ws->npend++] = frame;
+    ws->pend_bytes += synq_rcbuf_len(frame);
     return 0;
 }
 
@@ -170,6 +228,7 @@ static void ws_update(synq_ws_t *ws)
     ws->closing = true;
     if (synq_ws_session_close_received(ws->sess) || !synq_ws_session_reading(ws->sess)) {
         ws->finishing = true;
+        flush_pending(ws); /* the lingering close sends what was written */
         uv_timer_stop(&ws->timer);
         synq_http_conn_close(ws->conn, ws->cfg.close_timeout_ms);
     }
@@ -203,6 +262,8 @@ static void on_timer_closed(uv_handle_t *h)
 {
     synq_ws_t *ws = h->data;
     synq_ws_session_free(ws->sess);
+    drop_pending(ws);
+    free(ws->pend);
     free(ws);
 }
 
@@ -212,6 +273,7 @@ static void on_conn_closed(synq_http_conn_t *c, void *arg)
     ws->conn = NULL;
     ws->stream = NULL;
     ws->closing = true;
+    drop_pending(ws);
     uv_timer_stop(&ws->timer);
     int code = synq_ws_session_code(ws->sess);
     ws->h.on_close(ws, code ? code : SYNQ_WS_CLOSE_ABNORMAL, ws->arg);
@@ -418,7 +480,7 @@ size_t synq_ws_deflate_min(const synq_ws_t *ws)
 
 size_t synq_ws_queued(const synq_ws_t *ws)
 {
-    return ws->stream ? uv_stream_get_write_queue_size(ws->stream) : 0;
+    return ws->stream ? uv_stream_get_write_queue_size(ws->stream) + ws->pend_bytes : 0;
 }
 
 bool synq_ws_closing(const synq_ws_t *ws)
