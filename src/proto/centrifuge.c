@@ -846,6 +846,34 @@ static void on_close(synq_ws_t *ws, int code, void *arg)
 
 /* The connect deadline, then the ping cycle: "{}" every interval; no answer
  * within the pong timeout ends the connection. Also enforces token expiry. */
+/* Subscriptions whose channel token expired (and was not refreshed within
+ * the grace period) end with unsubscribe 2501: the SDK resubscribes with a
+ * fresh token from its getToken. Checked on each timer tick, so within a
+ * ping interval of the deadline. */
+static void expire_subs(client_t *c, int64_t now)
+{
+    csub_t *gone[64];
+    size_t n = 0;
+    void *it = NULL;
+    const char *k;
+    void *v;
+    while (n < SYNQ_ARRAY_LEN(gone) && synq_map_next(&c->subs, &it, &k, &v)) {
+        csub_t *s = v;
+        if (s->expires_at_s && now >= (s->expires_at_s + EXPIRED_CLOSE_DELAY_S) * 1000000)
+            gone[n++] = s;
+    }
+    for (size_t i = 0; i < n; i++) {
+        synq_buf_t b;
+        synq_buf_init(&b);
+        synq_buf_append(&b, "{\"push\":{\"channel\":", 19);
+        synq_buf_json_str(&b, gone[i]->channel, strlen(gone[i]->channel));
+        synq_buf_puts(&b, ",\"unsubscribe\":{\"code\":2501,\"reason\":\"subscription expired\"}}}");
+        send_push(c, b.data, b.len);
+        synq_buf_release(&b);
+        drop_sub(c, gone[i]);
+    }
+}
+
 static void on_timer(uv_timer_t *t)
 {
     client_t *c = t->data;
@@ -865,6 +893,7 @@ static void on_timer(uv_timer_t *t)
         disconnect(c, D_EXPIRED, "expired");
         return;
     }
+    expire_subs(c, now);
     if (!c->ping_sent_us && now >= c->next_ping_us) {
         send_push(c, "{}", 2);
         c->ping_sent_us = now;
