@@ -51,6 +51,8 @@ struct chconn_s {
     synq_sse_t *sse;       /* an SSE stream, or */
     synq_http_req_t *req;  /* a waiting long-poll */
     uv_timer_t timer;      /* the long-poll's wait */
+    bool woken;            /* a publication came: answer on the next turn */
+    int limit;             /* the long-poll's limit */
     bool multi;
     size_t n;
     chan_ref_t ch[MAX_STREAM_CHANNELS];
@@ -535,30 +537,18 @@ static void poll_finish(chconn_t *c)
     uv_close((uv_handle_t *)&c->timer, conn_free_timer);
 }
 
-/* A publication reached a waiting poll: answer with what is new. */
+static void on_poll_timeout(uv_timer_t *t);
+
+/* A publication reached a waiting poll. The answer goes out on the next
+ * loop turn, from history: by then every publication of the same commit is
+ * in it, so they all go in one answer. */
 static void on_poll_pub(synq_hub_sub_t *sub, synq_hub_pub_t *p, void *arg)
 {
-    (void)sub;
-    chan_ref_t *ref = arg;
-    chconn_t *c = ref->conn;
-    if (!c->req) return;
-    synq_http_req_t *req = c->req;
-    c->req = NULL;
-    synq_buf_t b;
-    synq_buf_init(&b);
-    synq_buf_append(&b, "{\"publications\":[", 17);
-    pub_json(&b, p, false);
-    synq_buf_append(&b, "],", 2);
-    synq_pos_t at;
-    memcpy(at.epoch, p->epoch, sizeof at.epoch);
-    at.offset = p->offset;
-    pos_json(&b, &at);
-    synq_buf_append(&b, ",\"more\":false}", 14);
-    char hdr[160];
-    etag_header(hdr, sizeof hdr, &at);
-    synq_http_respond(req, 200, "application/json", hdr, b.data, b.len);
-    synq_buf_release(&b);
-    poll_finish(c);
+    (void)sub, (void)p;
+    chconn_t *c = ((chan_ref_t *)arg)->conn;
+    if (!c->req || c->woken) return;
+    c->woken = true;
+    uv_timer_start(&c->timer, on_poll_timeout, 0, 0);
 }
 
 static void on_poll_reset(synq_hub_sub_t *sub, const char *channel, const synq_pos_t *pos,
@@ -580,6 +570,12 @@ static void on_poll_timeout(uv_timer_t *t)
     if (!c->req) return;
     synq_http_req_t *req = c->req;
     c->req = NULL;
+    if (c->woken && c->reg &&
+        answer_history(c->reg->hub, req, c->ch[0].name, &c->ch[0].pos, c->limit, false, false,
+                       false)) {
+        poll_finish(c);
+        return;
+    }
     char hdr[160];
     etag_header(hdr, sizeof hdr, &c->ch[0].pos);
     synq_http_respond(req, 204, NULL, hdr, "", 0);
@@ -622,6 +618,29 @@ static long long query_uint(synq_http_req_t *req, const char *name)
     return (long long)n;
 }
 
+/* The position a read starts from: ?since= (with ?epoch=), else an
+ * If-None-Match ETag (then *not_modified: "nothing newer" is a 304).
+ * Returns 1 with *pos, 0 for none, -1 for one no stream can have (an epoch
+ * longer than any we make, a malformed ETag): unrecoverable. */
+static int read_position(synq_http_req_t *req, long long since, synq_pos_t *pos,
+                         bool *not_modified)
+{
+    if (since >= 0) {
+        pos->offset = (uint64_t)since;
+        char ep[SYNQ_EPOCH_LEN + 8];
+        int el = synq_http_req_query(req, "epoch", ep, sizeof ep);
+        /* too long for ep (-1) is not absent */
+        if (el > SYNQ_EPOCH_LEN || (el < 0 && query_has(req, "epoch"))) return -1;
+        if (el > 0) memcpy(pos->epoch, ep, (size_t)el + 1);
+        return 1;
+    }
+    const char *inm = synq_http_req_header(req, "if-none-match");
+    if (!inm) return 0;
+    if (!parse_pos(inm, pos)) return -1;
+    *not_modified = true;
+    return 1;
+}
+
 void synq_api_channels_history(synq_api_ctx_t *ctx)
 {
     const char *channel = ctx->params[0];
@@ -652,28 +671,15 @@ void synq_api_channels_history(synq_api_ctx_t *ctx)
         goto out;
     }
     synq_pos_t pos = {.epoch = ""};
-    bool have_pos = false, not_modified = false;
-    if (since >= 0) {
-        have_pos = true;
-        pos.offset = (uint64_t)since;
-        char ep[SYNQ_EPOCH_LEN + 8];
-        int el = synq_http_req_query(req, "epoch", ep, sizeof ep);
-        /* too long for ep (-1) is not absent: no epoch that long exists */
-        if (el > SYNQ_EPOCH_LEN || (el < 0 && query_has(req, "epoch"))) {
-            reply_unrecovered_pos:;
-            synq_pos_t top;
-            synq_hub_position(ctx->api->hub, channel, &top);
-            reply_unrecovered(req, channel, &top);
-            goto out;
-        }
-        if (el > 0) memcpy(pos.epoch, ep, (size_t)el + 1);
-    } else {
-        const char *inm = synq_http_req_header(req, "if-none-match");
-        if (inm) {
-            if (!parse_pos(inm, &pos)) goto reply_unrecovered_pos;
-            have_pos = not_modified = true;
-        }
+    bool not_modified = false;
+    int got = read_position(req, since, &pos, &not_modified);
+    if (got < 0) {
+        synq_pos_t top;
+        synq_hub_position(ctx->api->hub, channel, &top);
+        reply_unrecovered(req, channel, &top);
+        goto out;
     }
+    bool have_pos = got > 0;
     if (answer_history(ctx->api->hub, req, channel, have_pos ? &pos : NULL, (int)limit, reverse,
                        have_pos && wait_us > 0 && !reverse, not_modified))
         goto out;
@@ -682,6 +688,7 @@ void synq_api_channels_history(synq_api_ctx_t *ctx)
     chconn_t *c = synq_calloc(1, sizeof *c);
     c->reg = reg;
     c->req = req;
+    c->limit = (int)limit;
     c->n = 1;
     c->ch[0].conn = c;
     snprintf(c->ch[0].name, sizeof c->ch[0].name, "%.255s", channel);

@@ -415,6 +415,25 @@ describe('history and long-poll', () => {
     assert.equal(etagOf(r3).raw, `"${E}:3"`);
   });
 
+  test('long-poll woken by a commit of several publications gets them all in one answer', async () => {
+    const ch = fresh();
+    const [p1] = await publishN(server, ch, 1);
+    const E = p1.epoch;
+    const waiting = history(server, ch, { since: 1, epoch: E, wait: '30s' });
+    await h.waitFor(async () => {
+      const l = await h.api(server, 'GET', `/v1/channels?prefix=${enc(ch)}`);
+      return l.body.channels.length === 1 && l.body.channels[0].subscribers === 1;
+    }, 10000, 20, 'the long-poll to subscribe');
+    // one request, one transaction, three publications on the channel
+    const res = await h.api(server, 'POST', '/v1/publish', { channels: [ch, ch, ch], data: 'x' });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const r = await waiting;
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body.publications.map((p) => p.offset), [2, 3, 4]);
+    assert.equal(r.body.more, false);
+    assert.equal(etagOf(r).raw, `"${E}:4"`);
+  });
+
   test('long-poll: 204 with the same ETag when the wait ends', async () => {
     const ch = fresh();
     const [p] = await publishN(server, ch, 2);
