@@ -137,7 +137,7 @@ static void flush_out(client_t *c)
         int rc = synq_ws_send_text(c->ws, c->out.data, c->out.len);
         if (rc == SYNQ_ETOOBIG) {
             c->closing = true;
-            synq_ws_close(c->ws, D_SLOW, "slow");
+            synq_ws_close(c->ws, D_SLOW, "slow consumer, reconnect");
         }
     }
     c->out.len = 0;
@@ -148,7 +148,7 @@ static void send_push(client_t *c, const char *json, size_t len)
     if (c->closing) return;
     if (synq_ws_send_text(c->ws, json, len) == SYNQ_ETOOBIG) {
         c->closing = true;
-        synq_ws_close(c->ws, D_SLOW, "slow");
+        synq_ws_close(c->ws, D_SLOW, "slow consumer, reconnect");
     }
 }
 
@@ -228,7 +228,7 @@ static void on_sub_pub(synq_hub_sub_t *sub, synq_hub_pub_t *p, void *arg)
     if (synq_ws_send_frame(c->ws, frame) == SYNQ_ETOOBIG) {
         /* a slow consumer: it reconnects and recovers from history */
         c->closing = true;
-        synq_ws_close(c->ws, D_SLOW, "slow");
+        synq_ws_close(c->ws, D_SLOW, "slow consumer, reconnect");
     }
 }
 

@@ -563,6 +563,33 @@ describe('permessage-deflate', () => {
     raw.destroy();
   });
 
+  test('a consumer that stops reading is cut with 3008 "slow consumer, reconnect"; others go on', async () => {
+    const ch = fresh('slow');
+    const slow = await wsClient(server, { perMessageDeflate: false });
+    const fast = await wsClient(server, { perMessageDeflate: false });
+    await connectSubscribe(slow, ch);
+    await connectSubscribe(fast, ch);
+    slow.ws._socket.pause(); // stops reading: the kernel buffers fill, then the server's queue
+    const big = 'y'.repeat(60 * 1024);
+    // 150 x 60 KiB = 9 MiB: beyond the socket buffers plus the 1 MiB queue,
+    // published quickly so the reader resumes within the server's 2 s close
+    // timeout and reads its way to the Close frame
+    const n = 150;
+    for (let i = 0; i < n; i++) await publish(server, ch, { n: i, big });
+    slow.ws._socket.resume();
+    const c = await Promise.race([slow.close, h.sleep(15000).then(() => null)]);
+    assert.ok(c, 'the slow client was cut');
+    assert.equal(c.code, 3008);
+    assert.equal(c.reason, 'slow consumer, reconnect');
+    // the reader that kept up got every publication, in order
+    for (let i = 0; i < n; i++) {
+      const m = await fast.inbox.take((x) => x.push && x.push.pub, 10000, `pub ${i}`);
+      assert.equal(m.push.pub.data.n, i);
+    }
+    fast.ws.close(1000);
+    await fast.close;
+  });
+
   test('offers the server cannot take are declined, not failed', async () => {
     // a smaller server window than ours: no extension, plain frames
     const ws = await RawWs.connect(server, { headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate; server_max_window_bits=10' } });
