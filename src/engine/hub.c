@@ -72,6 +72,7 @@ struct synq_hub_s {
     synq_hub_sub_t *dead;
     uv_timer_t maint;
     synq_hub_stats_t stats;
+    size_t nfeeds; /* channels of the job feeds (jobs:, queues:) */
 };
 
 /* ---- configuration ------------------------------------------------------- */
@@ -294,6 +295,7 @@ static chan_t *chan_add(synq_hub_t *hub, const char *name, const synq_ns_t *ns, 
     c->top = c->committed = top;
     c->idle_since = synq_time_now_us();
     synq_map_put(&hub->chans, c->name, c);
+    if (ns->memory_only) hub->nfeeds++;
     return c;
 }
 
@@ -877,6 +879,7 @@ static void on_maint(uv_timer_t *t)
         }
     }
     for (size_t i = 0; i < ngone; i++) {
+        if (gone[i]->ns->memory_only) hub->nfeeds--;
         synq_map_del(&hub->chans, gone[i]->name);
         chan_free(gone[i]);
     }
@@ -983,6 +986,7 @@ void synq_hub_close(synq_hub_t *hub)
 static void on_job_event(const synq_jobev_t *ev, void *arg)
 {
     synq_hub_t *hub = arg;
+    if (hub->nfeeds == 0) return; /* nobody watches any job: no work per event */
     const synq_job_t *j = ev->job;
     char chan[SYNQ_CHANNEL_MAX + 1];
     bool job_watched = snprintf(chan, sizeof chan, "jobs:%s", j->id) < (int)sizeof chan &&
