@@ -386,11 +386,17 @@ static json_t *save(const node_t *n, const synq_hlc_ts_t *inherited)
     bool has;
     json_t *v = node_value(n, &max, &has);
     json_t *meta = json_object();
+    /* The zero stamp (data loaded without meta) has no text form (its node
+     * is empty) and is never written: load gives it back to a leaf and to a
+     * bare empty object, and elsewhere every write is newer, so it decides
+     * nothing. */
     bool leaf_shows = v && !json_is_object(v);
-    if (n->has_a && !(leaf_shows && inherited && ts_cmp(&n->a, inherited) == 0))
+    if (n->has_a && ts_cmp(&n->a, &zero_ts) != 0 &&
+        !(leaf_shows && inherited && ts_cmp(&n->a, inherited) == 0))
         put_stamp(meta, "a", &n->a);
     bool bare_empty = json_is_object(v) && json_object_size(v) == 0 && kids == NULL;
-    if (n->has_o && !(bare_empty && inh && ts_cmp(&n->o, inh) == 0)) put_stamp(meta, "o", &n->o);
+    if (n->has_o && ts_cmp(&n->o, &zero_ts) != 0 && !(bare_empty && inh && ts_cmp(&n->o, inh) == 0))
+        put_stamp(meta, "o", &n->o);
     json_decref(v);
     if (kids) json_object_set_new(meta, "c", kids);
     if (json_object_size(meta) == 0) {
