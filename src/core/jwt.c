@@ -4,6 +4,8 @@
  * has exactly one spelling. JSON is jansson's, the HMAC OpenSSL's. */
 #include "core/jwt.h"
 
+#include "core/base64.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <openssl/crypto.h>
@@ -22,77 +24,6 @@
  * a double holds every integer up to there, and there is room left to add
  * or subtract a leeway without overflow. */
 #define DATE_LIMIT 9007199254740992LL
-
-/* ---- base64url ------------------------------------------------------------ */
-
-static const char b64url_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static int b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-}
-
-/* Characters the unpadded encoding of n bytes takes. */
-static size_t b64url_len(size_t n)
-{
-    return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
-}
-
-static void b64url_encode(const unsigned char *p, size_t n, synq_buf_t *out)
-{
-    char q[4];
-    size_t i = 0;
-    synq_buf_reserve(out, b64url_len(n));
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        q[0] = b64url_alphabet[v >> 18];
-        q[1] = b64url_alphabet[(v >> 12) & 63];
-        q[2] = b64url_alphabet[(v >> 6) & 63];
-        q[3] = b64url_alphabet[v & 63];
-        synq_buf_append(out, q, 4);
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-        q[0] = b64url_alphabet[v >> 18];
-        q[1] = b64url_alphabet[(v >> 12) & 63];
-        q[2] = b64url_alphabet[(v >> 6) & 63];
-        synq_buf_append(out, q, i + 1 < n ? 3 : 2);
-    }
-}
-
-/* Decodes s[0..len) into out (room for max bytes). JWS uses base64url with
- * the padding left out (RFC 7515 §2), so '=' is an error like any other
- * character outside the alphabet; so are a length of 4k+1 (a lone sextet
- * holds no whole byte) and set bits in the unused low end of the last
- * character (RFC 4648 §3.5: a second spelling of the same bytes). Returns
- * the byte count or -1. */
-static long b64url_decode(const char *s, size_t len, unsigned char *out, size_t max)
-{
-    if (len % 4 == 1) return -1;
-    size_t n = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
-    if (n > max) return -1;
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64url_value((unsigned char)s[i]);
-        if (v < 0) return -1;
-        acc = (acc << 6 | (uint32_t)v) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    if (acc & ((1u << bits) - 1)) return -1;
-    return (long)o;
-}
 
 /* ---- verification --------------------------------------------------------- */
 
@@ -236,11 +167,11 @@ int synq_jwt_verify(const char *token, size_t len, const char *secret, size_t se
     size_t hlen = (size_t)(dot1 - h64), plen = (size_t)(dot2 - p64);
     size_t slen = len - (size_t)(s64 - token);
 
-    long hn = b64url_decode(h64, hlen, dec, sizeof dec);
+    long hn = synq_b64_decode(SYNQ_B64_URL, h64, hlen, dec, sizeof dec);
     if (hn <= 0) return fail(err, errlen, SYNQ_EINVAL, "header: empty or not base64url");
-    long pn = b64url_decode(p64, plen, dec + hn, sizeof dec - (size_t)hn);
+    long pn = synq_b64_decode(SYNQ_B64_URL, p64, plen, dec + hn, sizeof dec - (size_t)hn);
     if (pn <= 0) return fail(err, errlen, SYNQ_EINVAL, "payload: empty or not base64url");
-    if (slen != SIG_B64_CHARS || b64url_decode(s64, slen, sig, sizeof sig) != SIG_BYTES)
+    if (slen != SIG_B64_CHARS || synq_b64_decode(SYNQ_B64_URL, s64, slen, sig, sizeof sig) != SIG_BYTES)
         return fail(err, errlen, SYNQ_EINVAL, "signature: not 32 bytes of base64url");
 
     /* The header is read before the signature is checked, as it names the
@@ -314,15 +245,15 @@ int synq_jwt_sign(const char *claims, size_t len, const char *secret, size_t sec
 
     if (secret == NULL || secret_len == 0 || secret_len > INT_MAX) return SYNQ_EINVAL;
     if (len > SYNQ_JWT_MAX_BYTES ||
-        b64url_len(sizeof header - 1) + 1 + b64url_len(len) + 1 + SIG_B64_CHARS >
+        synq_b64_len(SYNQ_B64_URL, sizeof header - 1) + 1 + synq_b64_len(SYNQ_B64_URL, len) + 1 + SIG_B64_CHARS >
             SYNQ_JWT_MAX_BYTES)
         return SYNQ_ETOOBIG;
 
     synq_buf_t t;
     synq_buf_init(&t);
-    b64url_encode((const unsigned char *)header, sizeof header - 1, &t);
+    synq_b64_encode(SYNQ_B64_URL, (const unsigned char *)header, sizeof header - 1, &t);
     synq_buf_putc(&t, '.');
-    b64url_encode((const unsigned char *)claims, len, &t);
+    synq_b64_encode(SYNQ_B64_URL, (const unsigned char *)claims, len, &t);
     if (!HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)t.data, t.len, mac,
               &maclen) ||
         maclen != SIG_BYTES) {
@@ -330,7 +261,7 @@ int synq_jwt_sign(const char *claims, size_t len, const char *secret, size_t sec
         return SYNQ_EINVAL;
     }
     synq_buf_putc(&t, '.');
-    b64url_encode(mac, maclen, &t);
+    synq_b64_encode(SYNQ_B64_URL, mac, maclen, &t);
     synq_buf_append(out, t.data, t.len);
     synq_buf_release(&t);
     return 0;

@@ -1,7 +1,8 @@
-/* Standard Webhooks signing (see webhook.h). Base64 is written here (the
- * standard alphabet of RFC 4648 §4) so decoding can be strict; the HMAC is
- * OpenSSL's. */
+/* Standard Webhooks signing (see webhook.h): base64 from core/base64 (the
+ * standard alphabet of RFC 4648 §4), the HMAC from OpenSSL. */
 #include "core/webhook.h"
+
+#include "core/base64.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -9,70 +10,13 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-static void b64_encode(const unsigned char *p, size_t n, synq_buf_t *out)
-{
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        char q[4] = {b64_alphabet[v >> 18], b64_alphabet[(v >> 12) & 63],
-                     b64_alphabet[(v >> 6) & 63], b64_alphabet[v & 63]};
-        synq_buf_append(out, q, 4);
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-        char q[4] = {b64_alphabet[v >> 18], b64_alphabet[(v >> 12) & 63],
-                     i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=', '='};
-        synq_buf_append(out, q, 4);
-    }
-}
-
-/* Decodes s[0..len) (padding optional; when present the length must be a
- * multiple of 4) into out (room for max bytes). Returns the byte count or -1. */
-static long b64_decode(const char *s, size_t len, unsigned char *out, size_t max)
-{
-    size_t pad = 0;
-    while (pad < 2 && len > 0 && s[len - 1] == '=')
-        len--, pad++;
-    if (pad && (len + pad) % 4 != 0) return -1;
-    if (len % 4 == 1) return -1; /* a lone sextet holds no whole byte */
-    size_t n = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
-    if (n > max) return -1;
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64_value((unsigned char)s[i]);
-        if (v < 0) return -1;
-        acc = (acc << 6 | (uint32_t)v) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    return (long)o;
-}
-
 int synq_webhook_secret_decode(const char *secret, unsigned char *key, size_t *keylen)
 {
     static const size_t plen = sizeof SYNQ_WEBHOOK_SECRET_PREFIX - 1;
     if (secret == NULL || strncmp(secret, SYNQ_WEBHOOK_SECRET_PREFIX, plen) != 0)
         return SYNQ_EINVAL;
     const char *b = secret + plen;
-    long n = b64_decode(b, strlen(b), key, SYNQ_WEBHOOK_KEY_MAX);
+    long n = synq_b64_decode(SYNQ_B64_STD, b, strlen(b), key, SYNQ_WEBHOOK_KEY_MAX);
     if (n < SYNQ_WEBHOOK_KEY_MIN) return SYNQ_EINVAL;
     *keylen = (size_t)n;
     return 0;
@@ -102,7 +46,7 @@ int synq_webhook_sign(const char *const *secrets, size_t n, const char *msg_id, 
         }
         if (i) synq_buf_putc(&sigs, ' ');
         synq_buf_puts(&sigs, "v1,");
-        b64_encode(mac, maclen, &sigs);
+        synq_b64_encode(SYNQ_B64_STD, mac, maclen, &sigs);
     }
     synq_buf_append(out, sigs.data, sigs.len);
 done:

@@ -16,7 +16,6 @@
 const { test, before, after, describe } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const net = require('node:net');
 const WebSocket = require('ws');
 const { Centrifuge } = require('centrifuge');
 const h = require('./helpers');
@@ -53,53 +52,7 @@ async function publish(s, channel, data) {
   return res.body;
 }
 
-// A TCP proxy in front of a server that can drop (or reset) every connection
-// and hold new ones (accepted, not forwarded) until resumed. target() names
-// the server to forward to, so it survives a restart on another port.
-class Proxy {
-  constructor(target) {
-    this.target = target;
-    this.paused = false;
-    this.held = [];
-    this.pairs = new Set();
-    this.accepted = 0;
-    this.srv = net.createServer((c) => this._accept(c));
-  }
-
-  async listen() {
-    await new Promise((r) => this.srv.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${this.srv.address().port}`;
-    return this;
-  }
-
-  _accept(c) {
-    this.accepted++;
-    const pair = { c, u: null, buf: [] };
-    c.on('error', () => {});
-    c.on('data', (d) => { if (pair.u) pair.u.write(d); else pair.buf.push(d); });
-    c.on('close', () => { if (pair.u) pair.u.destroy(); this.pairs.delete(pair); });
-    this.pairs.add(pair);
-    if (this.paused) this.held.push(pair); else this._forward(pair);
-  }
-
-  _forward(pair) {
-    if (pair.c.destroyed) return;
-    const { host, port } = h.hostPort(this.target());
-    const u = net.connect({ host, port });
-    pair.u = u;
-    u.on('error', () => pair.c.destroy());
-    u.on('data', (d) => pair.c.write(d));
-    u.on('close', () => pair.c.destroy());
-    for (const d of pair.buf.splice(0)) u.write(d);
-  }
-
-  pause() { this.paused = true; }
-  resume() { this.paused = false; for (const p of this.held.splice(0)) this._forward(p); }
-  dropAll() { for (const p of this.pairs) { p.c.destroy(); if (p.u) p.u.destroy(); } }
-  // The server sees a TCP reset: the client vanished without a Close.
-  resetAll() { for (const p of this.pairs) { if (p.u) p.u.resetAndDestroy(); p.c.destroy(); } }
-  async close() { this.dropAll(); await new Promise((r) => this.srv.close(r)); }
-}
+const Proxy = h.TcpProxy;
 
 // A `ws` WebSocket that also counts the server's pings ("{}" messages) in
 // client.pings, for the SDK's `websocket` option.

@@ -15,7 +15,6 @@
 const { test, before, after, describe } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const net = require('node:net');
 const { EventSource } = require('eventsource');
 const h = require('./helpers');
 
@@ -177,53 +176,7 @@ function listen(url, opts = {}) {
   return l;
 }
 
-// A TCP proxy in front of a server that can drop every connection and hold
-// new ones (accepted, not forwarded) until resumed; records each request
-// head it forwards. target() names the server to forward to.
-class Proxy {
-  constructor(target) {
-    this.target = target;
-    this.paused = false;
-    this.held = [];
-    this.pairs = new Set();
-    this.requests = [];
-    this.srv = net.createServer((c) => this._accept(c));
-  }
-
-  async listen() {
-    await new Promise((r) => this.srv.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${this.srv.address().port}`;
-    return this;
-  }
-
-  _accept(c) {
-    const pair = { c, u: null, buf: [], first: true };
-    c.on('error', () => {});
-    c.on('data', (d) => {
-      if (pair.first) { this.requests.push(d.toString('latin1')); pair.first = false; }
-      if (pair.u) pair.u.write(d); else pair.buf.push(d);
-    });
-    c.on('close', () => { if (pair.u) pair.u.destroy(); this.pairs.delete(pair); });
-    this.pairs.add(pair);
-    if (this.paused) this.held.push(pair); else this._forward(pair);
-  }
-
-  _forward(pair) {
-    if (pair.c.destroyed) return;
-    const { host, port } = h.hostPort(this.target());
-    const u = net.connect({ host, port });
-    pair.u = u;
-    u.on('error', () => pair.c.destroy());
-    u.on('data', (d) => pair.c.write(d));
-    u.on('close', () => pair.c.destroy());
-    for (const d of pair.buf.splice(0)) u.write(d);
-  }
-
-  pause() { this.paused = true; }
-  resume() { this.paused = false; for (const p of this.held.splice(0)) this._forward(p); }
-  dropAll() { for (const p of this.pairs) { p.c.destroy(); if (p.u) p.u.destroy(); } }
-  async close() { this.dropAll(); await new Promise((r) => this.srv.close(r)); }
-}
+const Proxy = h.TcpProxy;
 
 // ---------------------------------------------------------------------------
 // Publishing

@@ -408,9 +408,63 @@ async function rawExchange(server, data, timeoutMs = 10000) {
   return { responses, closed, text: conn.received.toString('latin1'), error: conn.error };
 }
 
+// A TCP proxy in front of a server that can drop (or reset) every connection
+// and hold new ones (accepted, not forwarded) until resumed; it counts the
+// connections it accepted and records the first chunk (the request head) of
+// each. target() names the server to forward to, so it survives a restart
+// on another port.
+class TcpProxy {
+  constructor(target) {
+    this.target = target;
+    this.paused = false;
+    this.held = [];
+    this.pairs = new Set();
+    this.requests = [];
+    this.accepted = 0;
+    this.srv = net.createServer((c) => this._accept(c));
+  }
+
+  async listen() {
+    await new Promise((r) => this.srv.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${this.srv.address().port}`;
+    return this;
+  }
+
+  _accept(c) {
+    this.accepted++;
+    const pair = { c, u: null, buf: [], first: true };
+    c.on('error', () => {});
+    c.on('data', (d) => {
+      if (pair.first) { this.requests.push(d.toString('latin1')); pair.first = false; }
+      if (pair.u) pair.u.write(d); else pair.buf.push(d);
+    });
+    c.on('close', () => { if (pair.u) pair.u.destroy(); this.pairs.delete(pair); });
+    this.pairs.add(pair);
+    if (this.paused) this.held.push(pair); else this._forward(pair);
+  }
+
+  _forward(pair) {
+    if (pair.c.destroyed) return;
+    const { host, port } = hostPort(this.target());
+    const u = net.connect({ host, port });
+    pair.u = u;
+    u.on('error', () => pair.c.destroy());
+    u.on('data', (d) => pair.c.write(d));
+    u.on('close', () => pair.c.destroy());
+    for (const d of pair.buf.splice(0)) u.write(d);
+  }
+
+  pause() { this.paused = true; }
+  resume() { this.paused = false; for (const p of this.held.splice(0)) this._forward(p); }
+  dropAll() { for (const p of this.pairs) { p.c.destroy(); if (p.u) p.u.destroy(); } }
+  // The server sees a TCP reset: the client vanished without a Close.
+  resetAll() { for (const p of this.pairs) { if (p.u) p.u.resetAndDestroy(); p.c.destroy(); } }
+  async close() { this.dropAll(); await new Promise((r) => this.srv.close(r)); }
+}
+
 module.exports = {
   BIN, startServer, api, sleep,
   TIME_RE, ULID_RE, ZERO_COUNTS, assertError, parseTime,
   enqueue, getJob, fetchJobs, getQueue, queueCounts, listAll, waitFor, pool,
-  hostPort, ResponseParser, RawConn, httpRequest, rawExchange,
+  hostPort, ResponseParser, RawConn, httpRequest, rawExchange, TcpProxy,
 };
