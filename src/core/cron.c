@@ -96,9 +96,11 @@ typedef struct {
 static int fail(pstate_t *ps, const char *fmt, const char *a, long b, long c2)
 {
     char msg[160];
+    /* fmt takes either one string or two numbers, as the caller knows */
     if (a)
         snprintf(msg, sizeof msg, fmt, a);
     else
+        /* cppcheck-suppress [invalidPrintfArgType_s, wrongPrintfScanfArgNum] */
         snprintf(msg, sizeof msg, fmt, b, c2);
     snprintf(ps->err, ps->errlen, "%s: %s", fields[ps->f].name, msg);
     return SYNQ_EINVAL;

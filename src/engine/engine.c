@@ -1527,12 +1527,12 @@ int synq_engine_retry(synq_engine_t *e, const char *id, synq_buf_t *out)
     int64_t now = synq_time_now_us();
     synq_job_t *j = synq_map_get(&e->jobs, id);
     bool revived = j == NULL;
-    if (j) {
+    if (!revived) {
         if (j->state != SYNQ_JOB_RETRY) return SYNQ_ECONFLICT;
         detach(e, j);
     } else {
         int rc = e->store->ops->job_get(e->store, id, &j);
-        if (rc) return rc;
+        if (rc || j == NULL) return rc ? rc : SYNQ_ESTORE;
         if (j->state != SYNQ_JOB_DEAD) {
             synq_job_free(j);
             return SYNQ_ECONFLICT;
