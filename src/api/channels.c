@@ -93,11 +93,10 @@ bool synq_api_require_key(synq_api_ctx_t *ctx)
     if (h && strncasecmp(h, "Bearer ", 7) == 0 && credential(ctx, cred, sizeof cred) &&
         key_equal(cred, strlen(cred), key))
         return true;
-    synq_http_respond(ctx->req, 401, "application/json", "WWW-Authenticate: Bearer\r\n",
-                      "{\"error\":{\"code\":\"unauthorized\",\"message\":\"this endpoint needs "
-                      "the API key as Authorization: Bearer <key>\"}}",
-                      strlen("{\"error\":{\"code\":\"unauthorized\",\"message\":\"this endpoint "
-                             "needs the API key as Authorization: Bearer <key>\"}}"));
+    static const char body[] = "{\"error\":{\"code\":\"unauthorized\",\"message\":\"this "
+                               "endpoint needs the API key as Authorization: Bearer <key>\"}}";
+    synq_http_respond(ctx->req, 401, "application/json", "WWW-Authenticate: Bearer\r\n", body,
+                      sizeof body - 1);
     return false;
 }
 

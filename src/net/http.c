@@ -297,12 +297,11 @@ static size_t high_water(const synq_http_conn_t *c)
     return c->srv->cfg.max_body_bytes + c->srv->cfg.max_header_bytes + 64 * 1024;
 }
 
-static void on_write_done(uv_write_t *w, int status)
+/* After any write completes (its request freed): a failed write ends the
+ * connection; the last write of a closing response starts the lingering
+ * close. */
+static void write_finished(synq_http_conn_t *c, int status)
 {
-    write_req_t *wr = (write_req_t *)w;
-    synq_http_conn_t *c = wr->conn;
-    free(wr->data);
-    free(wr);
     c->writes_pending--;
     if (status < 0) {
         if (status != UV_ECANCELED) stream_note(c, write_error_reason(status));
@@ -310,6 +309,15 @@ static void on_write_done(uv_write_t *w, int status)
         return;
     }
     if (c->close_after_write && c->writes_pending == 0) conn_linger(c, LINGER_MS);
+}
+
+static void on_write_done(uv_write_t *w, int status)
+{
+    write_req_t *wr = (write_req_t *)w;
+    synq_http_conn_t *c = wr->conn;
+    free(wr->data);
+    free(wr);
+    write_finished(c, status);
 }
 
 static void conn_write(synq_http_conn_t *c, char *data, size_t len)
@@ -571,13 +579,7 @@ static void on_chunk_done(uv_write_t *w, int status)
     synq_http_conn_t *c = wr->conn;
     synq_rcbuf_unref(wr->chunk);
     free(wr);
-    c->writes_pending--;
-    if (status < 0) {
-        if (status != UV_ECANCELED) stream_note(c, write_error_reason(status));
-        conn_close(c);
-        return;
-    }
-    if (c->close_after_write && c->writes_pending == 0) conn_linger(c, LINGER_MS);
+    write_finished(c, status);
 }
 
 int synq_http_stream_write(synq_http_stream_t *st, synq_rcbuf_t *chunk)
