@@ -89,6 +89,13 @@ int64_t synq_backoff_delay_us(const synq_backoff_t *b, int failures, uint64_t rn
         }
         break;
     }
+    case SYNQ_BACKOFF_FAKTORY: {
+        /* Faktory: count^4 + 15 + rand(30) * (count + 1), count from 0 */
+        int64_t n = failures - 1;
+        if (n > 1000) n = 1000;
+        d = (n * n * n * n + 15 + (int64_t)(rnd % 30) * (n + 1)) * SYNQ_US_PER_SEC;
+        break;
+    }
     default: {
         /* Sidekiq: count^4 + 15 + rand(10) * (count + 1), count from 0 */
         int64_t n = failures - 1;
@@ -124,6 +131,7 @@ void synq_job_free(synq_job_t *job)
     free(job->depends_on);
     free(job->dep_results);
     free(job->progress);
+    free(job->fwp);
     free(job);
 }
 
@@ -155,8 +163,11 @@ int synq_backoff_from_json(const json_t *obj, synq_backoff_t *out, char *err, si
         out->type = SYNQ_BACKOFF_FIXED;
     else if (ts && strcmp(ts, "exponential") == 0)
         out->type = SYNQ_BACKOFF_EXPONENTIAL;
-    else
-        FAIL("backoff.type: must be \"fixed\" or \"exponential\"");
+    else if (ts && strcmp(ts, "faktory") == 0) {
+        out->type = SYNQ_BACKOFF_FAKTORY;
+        return 0;
+    } else
+        FAIL("backoff.type: must be \"fixed\", \"exponential\" or \"faktory\"");
     const json_t *base = json_object_get(obj, "base");
     if (base == NULL) FAIL("backoff.base: required");
     if (duration_field(base, &out->base_us)) FAIL("backoff.base: not a duration (e.g. \"1s\")");
@@ -314,8 +325,7 @@ fail:
     return SYNQ_EINVAL;
 }
 
-/* sha256 of queue, type and canonical args: the default unique key. */
-static char *default_unique_key(const synq_job_t *job)
+char *synq_job_unique_key_default(const synq_job_t *job)
 {
     json_t *args = json_loads(job->args, JSON_DECODE_ANY, NULL);
     char *canon = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
@@ -369,7 +379,7 @@ static int parse_options(synq_job_t *job, const json_t *obj, int64_t now_us, cha
             memcpy(job->unique_key, "key:", 4);
             memcpy(job->unique_key + 4, json_string_value(k), n + 1);
         } else {
-            job->unique_key = default_unique_key(job);
+            job->unique_key = synq_job_unique_key_default(job);
         }
         job->unique_until_us = now_us + for_us;
     }
@@ -611,6 +621,7 @@ void synq_job_to_json(const synq_job_t *job, synq_buf_t *out)
         synq_buf_printf(out, "%.6g", (double)job->keep_for_us / SYNQ_US_PER_SEC);
     }
     if (job->expires_at) put_time(out, "expires_at", job->expires_at);
+    if (job->run_by) put_time(out, "run_by", job->run_by);
     if (job->callback) {
         /* url and events only: secrets never leave the server */
         json_t *cb = json_loads(job->callback, 0, NULL);
@@ -644,7 +655,8 @@ char *synq_job_extra_dump(const synq_job_t *job)
 {
     if (!job->unique_key && !job->traceparent && !job->keep_for_us && !job->callback &&
         !job->depends_on && !job->dep_results && !job->progress && !job->group_blocked &&
-        !job->nevents)
+        !job->nevents && !job->failed_at && !job->next_at && !job->run_by && !job->discard &&
+        !job->fwp)
         return NULL;
     json_t *o = json_object();
     if (job->unique_key) {
@@ -660,6 +672,11 @@ char *synq_job_extra_dump(const synq_job_t *job)
     set_raw(o, "progress", job->progress);
     if (job->group_blocked) json_object_set_new(o, "group_blocked", json_integer(job->group_blocked));
     if (job->nevents) json_object_set_new(o, "nevents", json_integer(job->nevents));
+    if (job->failed_at) json_object_set_new(o, "failed_at", json_integer(job->failed_at));
+    if (job->next_at) json_object_set_new(o, "next_at", json_integer(job->next_at));
+    if (job->run_by) json_object_set_new(o, "run_by", json_integer(job->run_by));
+    if (job->discard) json_object_set_new(o, "discard", json_true());
+    set_raw(o, "fwp", job->fwp);
     char *t = dump(o);
     json_decref(o);
     return t;
@@ -691,5 +708,10 @@ void synq_job_extra_load(synq_job_t *job, const char *text)
     job->progress = get_raw(o, "progress");
     job->group_blocked = (int)json_integer_value(json_object_get(o, "group_blocked"));
     job->nevents = (int)json_integer_value(json_object_get(o, "nevents"));
+    job->failed_at = json_integer_value(json_object_get(o, "failed_at"));
+    job->next_at = json_integer_value(json_object_get(o, "next_at"));
+    job->run_by = json_integer_value(json_object_get(o, "run_by"));
+    job->discard = json_is_true(json_object_get(o, "discard"));
+    job->fwp = get_raw(o, "fwp");
     json_decref(o);
 }

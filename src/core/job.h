@@ -39,6 +39,7 @@ typedef enum {
     SYNQ_BACKOFF_DEFAULT = 0, /* Sidekiq's: n^4 + 15 + rand(10)*(n+1) seconds */
     SYNQ_BACKOFF_FIXED,
     SYNQ_BACKOFF_EXPONENTIAL,
+    SYNQ_BACKOFF_FAKTORY,     /* Faktory's: n^4 + 15 + rand(30)*(n+1) seconds */
 } synq_backoff_type_t;
 
 typedef struct synq_backoff_s {
@@ -101,6 +102,11 @@ typedef struct synq_job_s {
     char *progress;          /* JSON of the latest progress report, or NULL */
     int group_blocked;       /* dead: jobs of its group it held while failing */
     int nevents;             /* progress and log events stored so far */
+    int64_t failed_at;       /* us; the first failure, 0 = never failed */
+    int64_t next_at;         /* us; when the latest retry was due, 0 = none */
+    int64_t run_by;          /* us; not started by then: cancelled at fetch; 0 = no limit */
+    bool discard;            /* deleted instead of kept when it would go dead */
+    char *fwp;               /* Faktory job fields echoed back verbatim (JSON object), or NULL */
 
     /* engine bookkeeping (not persisted) */
     size_t timer_idx;                 /* slot in a timer heap or SYNQ_HEAP_NONE */
@@ -152,10 +158,15 @@ int synq_job_callback_parse(const json_t *v, char **out, char *err, size_t errle
 /* Callback event mask (SYNQ_CB_*) of a callback JSON text; 0 for NULL. */
 int synq_job_callback_events(const char *callback_json);
 
+/* The default unique key of a job: "sha256:" and the hex digest of its
+ * queue, type and canonical args. Returned; free() it. */
+char *synq_job_unique_key_default(const synq_job_t *job);
+
 /* Validates a W3C traceparent header value (version 00 form). */
 bool synq_traceparent_valid(const char *s);
 
-/* Parses a backoff object {"type":"fixed"|"exponential","base":"1s","max":"1h"}. */
+/* Parses a backoff object {"type":"fixed"|"exponential","base":"1s","max":"1h"}
+ * or {"type":"faktory"} (no base). */
 int synq_backoff_from_json(const json_t *obj, synq_backoff_t *out, char *err, size_t errlen);
 
 #endif

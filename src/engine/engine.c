@@ -81,6 +81,7 @@ struct synq_fetch_waiter_s {
     size_t nqueues;
     int max;
     char *worker;
+    synq_job_fmt_fn fmt;
     synq_fetch_cb cb;
     void *arg;
     synq_fetch_waiter_t *next, *prev;
@@ -1215,15 +1216,25 @@ static void lease(synq_engine_t *e, synq_job_t *j, const char *worker, int64_t n
 int synq_engine_fetch(synq_engine_t *e, const char *const *queues, size_t nqueues, int max,
                       const char *worker, synq_buf_t *out)
 {
+    return synq_engine_fetch_as(e, queues, nqueues, max, worker, synq_job_to_json, out);
+}
+
+int synq_engine_fetch_as(synq_engine_t *e, const char *const *queues, size_t nqueues, int max,
+                         const char *worker, synq_job_fmt_fn fmt, synq_buf_t *out)
+{
     int n = 0;
     int64_t now = synq_time_now_us();
     synq_buf_putc(out, '[');
     for (size_t qi = 0; qi < nqueues && n < max; qi++) {
         synq_job_t *j;
         while (n < max && (j = pop_ready(e, queues[qi], now))) {
+            if (j->run_by && now > j->run_by) {
+                cancel_live(e, j, "expired before it started", "Expired", NULL);
+                continue;
+            }
             lease(e, j, worker, now);
             if (n++) synq_buf_putc(out, ',');
-            synq_job_to_json(j, out);
+            fmt(j, out);
         }
     }
     synq_buf_putc(out, ']');
@@ -1274,8 +1285,8 @@ static void dispatch(synq_engine_t *e)
         synq_fetch_waiter_t *next = w->next;
         synq_buf_t out;
         synq_buf_init(&out);
-        int n = synq_engine_fetch(e, (const char *const *)w->queues, w->nqueues, w->max,
-                                  w->worker, &out);
+        int n = synq_engine_fetch_as(e, (const char *const *)w->queues, w->nqueues, w->max,
+                                     w->worker, w->fmt, &out);
         if (n > 0) waiter_finish(e, w, &out, n, NULL);
         synq_buf_release(&out);
         w = next;
@@ -1286,7 +1297,17 @@ synq_fetch_waiter_t *synq_engine_fetch_wait(synq_engine_t *e, const char *const 
                                             size_t nqueues, int max, const char *worker,
                                             uint64_t timeout_ms, synq_fetch_cb cb, void *arg)
 {
+    return synq_engine_fetch_wait_as(e, queues, nqueues, max, worker, synq_job_to_json,
+                                     timeout_ms, cb, arg);
+}
+
+synq_fetch_waiter_t *synq_engine_fetch_wait_as(synq_engine_t *e, const char *const *queues,
+                                               size_t nqueues, int max, const char *worker,
+                                               synq_job_fmt_fn fmt, uint64_t timeout_ms,
+                                               synq_fetch_cb cb, void *arg)
+{
     synq_fetch_waiter_t *w = synq_calloc(1, sizeof *w);
+    w->fmt = fmt;
     w->e = e;
     if (nqueues > MAX_WAIT_QUEUES) nqueues = MAX_WAIT_QUEUES;
     for (size_t i = 0; i < nqueues; i++) w->queues[i] = synq_strdup(queues[i]);
@@ -1362,11 +1383,17 @@ static void fail_job(synq_engine_t *e, synq_job_t *j, const char *message, const
     j->err_type = type ? synq_strdup(type) : NULL;
     j->err_backtrace = backtrace ? synq_strdup(backtrace) : NULL;
     j->lease_until = 0;
+    if (!j->failed_at) j->failed_at = now;
     count(e, j, -1);
     synq_job_transition(j, SYNQ_JOB_EV_FAIL);
     count(e, j, +1);
     if (j->state == SYNQ_JOB_DEAD) {
         j->finished_at = now;
+        if (j->discard) {
+            /* kept for no time: the next prune (this loop turn) deletes it */
+            j->keep_for_us = 1;
+            e->prune_needed = true;
+        }
         synq_log(SYNQ_LOG_WARN, "job dead", "job", j->id, "queue", j->queue, "type", j->type,
                  "error", message, "traceparent", j->traceparent, NULL);
         if (e->totals[SYNQ_JOB_DEAD] > e->cfg.dead_max) e->prune_needed = true;
@@ -1375,6 +1402,7 @@ static void fail_job(synq_engine_t *e, synq_job_t *j, const char *message, const
     }
     j->run_at = now + (retry_in_us >= 0 ? retry_in_us
                                         : synq_backoff_delay_us(&j->backoff, j->attempts, rnd(e)));
+    j->next_at = j->run_at;
     store_write(e, e->store->ops->job_update(e->store, j));
     attach(e, j);
     emit_state(e, j);
@@ -1552,6 +1580,171 @@ int synq_engine_retry(synq_engine_t *e, const char *id, synq_buf_t *out)
     attach(e, j);
     emit_state(e, j);
     synq_job_to_json(j, out);
+    return 0;
+}
+
+/* ---- bulk admin (Faktory's MUTATE and FLUSH) -------------------------- */
+
+/* Queues a scheduled or retrying job now, keeping its failure record. */
+static void run_now(synq_engine_t *e, synq_job_t *j)
+{
+    detach(e, j);
+    set_state(e, j, SYNQ_JOB_QUEUED);
+    j->run_at = 0;
+    j->enqueued_at = synq_time_now_us();
+    store_write(e, e->store->ops->job_update(e->store, j));
+    attach(e, j);
+    emit_state(e, j);
+    arm_timer(e);
+}
+
+/* Moves a scheduled or retrying job to dead at once. */
+static void kill_live(synq_engine_t *e, synq_job_t *j)
+{
+    detach(e, j);
+    set_state(e, j, SYNQ_JOB_DEAD);
+    j->run_at = 0;
+    j->finished_at = synq_time_now_us();
+    if (!j->err_message) {
+        j->err_message = synq_strdup("killed by an operator");
+        free(j->err_type);
+        j->err_type = synq_strdup("Killed");
+    }
+    if (e->totals[SYNQ_JOB_DEAD] > e->cfg.dead_max) e->prune_needed = true;
+    retire(e, j, NULL);
+    arm_timer(e);
+}
+
+static int mutate_one(synq_engine_t *e, const char *id, synq_mutate_op_t op)
+{
+    synq_job_t *j = synq_map_get(&e->jobs, id);
+    bool waiting = j && (j->state == SYNQ_JOB_SCHEDULED || j->state == SYNQ_JOB_RETRY);
+    switch (op) {
+    case SYNQ_MUTATE_DISCARD:
+        return synq_engine_delete(e, id);
+    case SYNQ_MUTATE_KILL:
+        if (!waiting) return SYNQ_ECONFLICT;
+        kill_live(e, j);
+        return 0;
+    case SYNQ_MUTATE_REQUEUE:
+        if (waiting) {
+            run_now(e, j);
+            return 0;
+        } else {
+            synq_buf_t tmp;
+            synq_buf_init(&tmp);
+            int rc = synq_engine_retry(e, id, &tmp);
+            synq_buf_release(&tmp);
+            return rc;
+        }
+    }
+    return SYNQ_EINVAL;
+}
+
+typedef struct {
+    char **ids;
+    size_t n, cap;
+    synq_engine_match_cb match;
+    void *arg;
+    int rows;
+    int64_t last_seq;
+} idlist_t;
+
+static void idlist_add(idlist_t *l, const char *id)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->ids = synq_realloc(l->ids, l->cap * sizeof *l->ids);
+    }
+    l->ids[l->n++] = synq_strdup(id);
+}
+
+static int idlist_row(synq_job_t *j, void *arg)
+{
+    idlist_t *l = arg;
+    l->rows++;
+    l->last_seq = j->seq;
+    if (l->match == NULL || l->match(j, l->arg)) idlist_add(l, j->id);
+    synq_job_free(j);
+    return 0;
+}
+
+/* Ids of the stored jobs in state (-1: any) that match accepts, newest first. */
+static int collect_stored(synq_engine_t *e, int state, idlist_t *l)
+{
+    synq_job_filter_t f = {.state = state, .limit = 1000};
+    do {
+        l->rows = 0;
+        int rc = e->store->ops->job_list(e->store, &f, idlist_row, l);
+        if (rc) return rc;
+        f.before_seq = l->last_seq;
+    } while (l->rows == f.limit && l->last_seq > 1);
+    return 0;
+}
+
+int64_t synq_engine_mutate(synq_engine_t *e, synq_job_state_t state, synq_mutate_op_t op,
+                           synq_engine_match_cb match, void *arg)
+{
+    idlist_t l = {.match = match, .arg = arg};
+    if (state == SYNQ_JOB_SCHEDULED || state == SYNQ_JOB_RETRY) {
+        void *it = NULL, *v;
+        while (synq_map_next(&e->jobs, &it, NULL, &v)) {
+            const synq_job_t *j = v;
+            if (j->state == state && (match == NULL || match(j, arg))) idlist_add(&l, j->id);
+        }
+    } else if (state == SYNQ_JOB_DEAD) {
+        collect_stored(e, SYNQ_JOB_DEAD, &l);
+    }
+    int64_t n = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        if (mutate_one(e, l.ids[i], op) == 0) n++;
+        free(l.ids[i]);
+    }
+    free(l.ids);
+    return n;
+}
+
+int64_t synq_engine_flush(synq_engine_t *e)
+{
+    int64_t n = 0;
+    for (;;) {
+        idlist_t l = {0};
+        void *it = NULL, *v;
+        while (synq_map_next(&e->jobs, &it, NULL, &v)) idlist_add(&l, ((synq_job_t *)v)->id);
+        if (collect_stored(e, -1, &l) == 0 && l.n == 0) {
+            free(l.ids);
+            break;
+        }
+        size_t gone = 0;
+        for (size_t i = 0; i < l.n; i++) {
+            /* a live job and its stored row are listed twice: the second delete misses */
+            if (synq_engine_delete(e, l.ids[i]) == 0) gone++;
+            free(l.ids[i]);
+        }
+        free(l.ids);
+        n += (int64_t)gone;
+        if (gone == 0) break;
+    }
+    return n;
+}
+
+void synq_engine_each_live(synq_engine_t *e, synq_engine_job_cb cb, void *arg)
+{
+    void *it = NULL, *v;
+    while (synq_map_next(&e->jobs, &it, NULL, &v)) cb(v, arg);
+}
+
+int synq_engine_extend_lease(synq_engine_t *e, const char *id, int64_t until_us)
+{
+    synq_job_t *j = synq_map_get(&e->jobs, id);
+    if (j == NULL) return e->store->ops->job_exists(e->store, id) == 0 ? SYNQ_ECONFLICT
+                                                                        : SYNQ_ENOTFOUND;
+    if (j->state != SYNQ_JOB_ACTIVE) return SYNQ_ECONFLICT;
+    if (until_us <= j->lease_until) return 0;
+    j->lease_until = until_us;
+    synq_heap_update(&e->leases, j->timer_idx);
+    store_write(e, e->store->ops->job_update(e->store, j));
+    arm_timer(e);
     return 0;
 }
 

@@ -114,6 +114,15 @@ typedef void (*synq_fetch_cb)(const synq_buf_t *jobs, int n, const char *cancel,
 synq_fetch_waiter_t *synq_engine_fetch_wait(synq_engine_t *e, const char *const *queues,
                                             size_t nqueues, int max, const char *worker,
                                             uint64_t timeout_ms, synq_fetch_cb cb, void *arg);
+/* The same with the jobs written by fmt instead of synq_job_to_json (the
+ * Faktory listener writes Faktory's form). */
+typedef void (*synq_job_fmt_fn)(const synq_job_t *job, synq_buf_t *out);
+int synq_engine_fetch_as(synq_engine_t *e, const char *const *queues, size_t nqueues, int max,
+                         const char *worker, synq_job_fmt_fn fmt, synq_buf_t *out);
+synq_fetch_waiter_t *synq_engine_fetch_wait_as(synq_engine_t *e, const char *const *queues,
+                                               size_t nqueues, int max, const char *worker,
+                                               synq_job_fmt_fn fmt, uint64_t timeout_ms,
+                                               synq_fetch_cb cb, void *arg);
 /* Withdraws a waiter; its cb is not called. */
 void synq_engine_fetch_cancel(synq_engine_t *e, synq_fetch_waiter_t *w);
 
@@ -209,5 +218,28 @@ void synq_engine_queues(synq_engine_t *e, synq_buf_t *out);
 int synq_engine_queue_pause(synq_engine_t *e, const char *name, bool paused, synq_buf_t *out);
 /* Deletes the queue's queued jobs; *purged gets how many. */
 int synq_engine_queue_purge(synq_engine_t *e, const char *name, int64_t *purged);
+
+/* ---- bulk admin (Faktory's MUTATE and FLUSH) ----------------------------- */
+
+typedef enum {
+    SYNQ_MUTATE_DISCARD, /* delete the job */
+    SYNQ_MUTATE_KILL,    /* scheduled or retrying -> dead (a dead job stays) */
+    SYNQ_MUTATE_REQUEUE, /* queue it now; a dead or retrying one keeps its failure record */
+} synq_mutate_op_t;
+
+/* A filter: true to include the job (borrowed for the call). */
+typedef bool (*synq_engine_match_cb)(const synq_job_t *job, void *arg);
+
+/* Applies op to every job in state (scheduled, retry or dead) that match
+ * accepts (NULL: all). Returns how many changed. */
+int64_t synq_engine_mutate(synq_engine_t *e, synq_job_state_t state, synq_mutate_op_t op,
+                           synq_engine_match_cb match, void *arg);
+/* Deletes every job, live and final. Returns how many. */
+int64_t synq_engine_flush(synq_engine_t *e);
+/* Calls cb for each live job (borrowed; do not call the engine from cb). */
+void synq_engine_each_live(synq_engine_t *e, synq_engine_job_cb cb, void *arg);
+/* Moves an active job's lease end to until_us if that is later.
+ * SYNQ_ECONFLICT when the job is not active. */
+int synq_engine_extend_lease(synq_engine_t *e, const char *id, int64_t until_us);
 
 #endif
