@@ -18,6 +18,7 @@
 #include "net/http.h"
 
 #include "core/log.h"
+#include "net/listen.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -755,45 +756,13 @@ synq_http_server_t *synq_http_server_start(uv_loop_t *loop, const char *addr,
                                            const synq_http_config_t *cfg,
                                            synq_http_handler_cb handler, void *arg, int *err)
 {
-    char host[64];
-    const char *colon = strrchr(addr, ':');
-    if (colon == NULL || (size_t)(colon - addr) >= sizeof host) {
-        *err = SYNQ_EINVAL;
-        return NULL;
-    }
-    memcpy(host, addr, (size_t)(colon - addr));
-    host[colon - addr] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port < 0 || port > 65535) {
-        *err = SYNQ_EINVAL;
-        return NULL;
-    }
-    struct sockaddr_storage sa;
-    int rc = uv_ip4_addr(host[0] ? host : "0.0.0.0", (int)port, (struct sockaddr_in *)&sa);
-    if (rc < 0) {
-        char h6[64];
-        snprintf(h6, sizeof h6, "%s", host);
-        if (h6[0] == '[') { /* [::1]:7700 */
-            memmove(h6, h6 + 1, strlen(h6));
-            char *rb = strchr(h6, ']');
-            if (rb) *rb = '\0';
-        }
-        rc = uv_ip6_addr(h6, (int)port, (struct sockaddr_in6 *)&sa);
-    }
-    if (rc < 0) {
-        *err = rc;
-        return NULL;
-    }
     synq_http_server_t *srv = synq_calloc(1, sizeof *srv);
     srv->loop = loop;
     srv->cfg = *cfg;
     srv->handler = handler;
     srv->arg = arg;
-    uv_tcp_init(loop, &srv->listener);
+    int rc = synq_listen(loop, &srv->listener, addr, on_connection, srv->addr, sizeof srv->addr);
     srv->listener.data = srv;
-    rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&sa, 0);
-    if (rc == 0) rc = uv_listen((uv_stream_t *)&srv->listener, 1024, on_connection);
     if (rc < 0) {
         *err = rc;
         srv->closing = true;
@@ -803,19 +772,6 @@ synq_http_server_t *synq_http_server_start(uv_loop_t *loop, const char *addr,
         uv_run(loop, UV_RUN_NOWAIT);
         free(srv);
         return NULL;
-    }
-    struct sockaddr_storage bound;
-    int blen = sizeof bound;
-    uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &blen);
-    char ip[48] = "";
-    if (bound.ss_family == AF_INET6) {
-        uv_ip6_name((struct sockaddr_in6 *)&bound, ip, sizeof ip);
-        snprintf(srv->addr, sizeof srv->addr, "[%s]:%d", ip,
-                 ntohs(((struct sockaddr_in6 *)&bound)->sin6_port));
-    } else {
-        uv_ip4_name((struct sockaddr_in *)&bound, ip, sizeof ip);
-        snprintf(srv->addr, sizeof srv->addr, "%s:%d", ip,
-                 ntohs(((struct sockaddr_in *)&bound)->sin_port));
     }
     return srv;
 }
