@@ -61,7 +61,7 @@ DATA=
 start_server() {
     DATA=$(mktemp -d "$DATA_ROOT/synq-fanout.XXXXXX")
     : >"$DATA/server.log"
-    "$SYNQ_BIN" serve --http 127.0.0.1:0 --data "$DATA/db" --durability "$DURABILITY" \
+    "$SYNQ_BIN" serve --http 127.0.0.1:0 --faktory off --data "$DATA/db" --durability "$DURABILITY" \
         --log-level info 2>"$DATA/server.log" &
     SERVER_PID=$!
     synq_wait_listening "$SERVER_PID" "$DATA/server.log"

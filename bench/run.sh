@@ -66,7 +66,7 @@ trap 'exit 130' INT TERM
 start_server() {
     DATA=$(mktemp -d "$DATA_ROOT/synq-bench.XXXXXX")
     : >"$DATA/server.log" # exists before the first poll below
-    ${SERVER_WRAP:-} "$SYNQ_BIN" serve --http 127.0.0.1:0 --data "$DATA/db" --durability "$1" \
+    ${SERVER_WRAP:-} "$SYNQ_BIN" serve --http 127.0.0.1:0 --faktory off --data "$DATA/db" --durability "$1" \
         --log-level info 2>"$DATA/server.log" &
     SERVER_PID=$!
     synq_wait_listening "$SERVER_PID" "$DATA/server.log"

@@ -15,6 +15,7 @@
 #include "net/http.h"
 #include "net/httpc.h"
 #include "engine/callback.h"
+#include "proto/faktory.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -40,6 +41,7 @@ typedef struct {
     const char *alert_url, *exec_concurrency, *http_concurrency, *crontab;
     const char *idempotency_ttl, *callback_retry;
     const char *api_key, *jwt_secret, *namespaces, *ws_origins, *ws_max_message, *node_id;
+    const char *faktory, *faktory_password, *faktory_max_line, *faktory_worker_ttl;
 } serve_opts_t;
 
 static const struct {
@@ -91,6 +93,16 @@ static const struct {
      offsetof(serve_opts_t, ws_max_message)},
     {"node-id", "SYNQ_NODE_ID", "", "this node's id in document clocks (HLC ties); empty: the hostname",
      offsetof(serve_opts_t, node_id)},
+    {"faktory", "SYNQ_FAKTORY", "127.0.0.1:7419", "Faktory protocol listen address, or off",
+     offsetof(serve_opts_t, faktory)},
+    {"faktory-password", "SYNQ_FAKTORY_PASSWORD", "",
+     "password Faktory clients must prove (a value starting with / names a file holding it)",
+     offsetof(serve_opts_t, faktory_password)},
+    {"faktory-max-line", "SYNQ_FAKTORY_MAX_LINE", "1m", "longest Faktory command line in bytes",
+     offsetof(serve_opts_t, faktory_max_line)},
+    {"faktory-worker-ttl", "SYNQ_FAKTORY_WORKER_TTL", "60s",
+     "a Faktory worker silent (no BEAT) this long is dropped",
+     offsetof(serve_opts_t, faktory_worker_ttl)},
 };
 
 static void usage(FILE *f)
@@ -146,6 +158,24 @@ static int parse_dur(const char *s, int64_t *out)
     return synq_duration_parse(s, strlen(s), out);
 }
 
+/* A secret given as itself, or (starting with '/') as a file holding it,
+ * trailing newlines dropped, as Faktory reads its password. */
+static int read_secret(const char *v, char *out, size_t outlen)
+{
+    if (v[0] != '/') {
+        if (strlen(v) >= outlen) return -1;
+        strcpy(out, v);
+        return 0;
+    }
+    FILE *f = fopen(v, "rb");
+    if (f == NULL) return -1;
+    size_t n = fread(out, 1, outlen - 1, f);
+    fclose(f);
+    out[n] = '\0';
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r')) out[--n] = '\0';
+    return n == 0 || strlen(out) != n ? -1 : 0;
+}
+
 /* ---- serve ---------------------------------------------------------------- */
 
 typedef struct {
@@ -159,6 +189,8 @@ typedef struct {
     synq_docs_t *docs;
     synq_sched_t *sched;
     synq_executor_t *exec, *httpx;
+    synq_faktory_t *faktory; /* freed after the loop: it hears engine events until then */
+    bool faktory_closing;
     const char *crontab;
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t deadline;
@@ -207,6 +239,8 @@ static void close_modules(server_t *s, int extra)
     if (s->sched) s->closing++, synq_sched_close(s->sched, on_module_closed, s);
     if (s->exec) s->closing++, synq_executor_close(s->exec, on_module_closed, s);
     if (s->httpx) s->closing++, synq_executor_close(s->httpx, on_module_closed, s);
+    if (s->faktory && !s->faktory_closing)
+        s->closing++, s->faktory_closing = true, synq_faktory_close(s->faktory, on_module_closed, s);
     s->sched = NULL;
     s->exec = s->httpx = NULL;
     on_module_closed(s);
@@ -383,6 +417,14 @@ static int serve_main(int argc, char **argv)
                               .ws_origins = *o.ws_origins ? o.ws_origins : NULL};
     if (!bad && parse_size(o.ws_max_message, &acfg.ws_max_message)) bad = "--ws-max-message";
     if (!bad && *o.node_id && !synq_hlc_node_valid(o.node_id)) bad = "--node-id";
+    synq_faktory_config_t fcfg = {.addr = strcmp(o.faktory, "off") ? o.faktory : NULL};
+    int64_t fttl = 0;
+    char fpw[1024];
+    if (!bad && parse_size(o.faktory_max_line, &fcfg.max_line)) bad = "--faktory-max-line";
+    if (!bad && (parse_dur(o.faktory_worker_ttl, &fttl) || fttl < 1000)) bad = "--faktory-worker-ttl";
+    if (!bad && read_secret(o.faktory_password, fpw, sizeof fpw)) bad = "--faktory-password";
+    fcfg.worker_ttl_ms = (uint64_t)fttl / 1000;
+    fcfg.password = fpw;
     if (bad) {
         fprintf(stderr, "synq serve: invalid value for %s%s%s\n", bad, nserr[0] ? ": " : "", nserr);
         return 2;
@@ -394,6 +436,12 @@ static int serve_main(int argc, char **argv)
     raise_fd_limit();
 
     server_t s = {.loop = uv_default_loop()};
+    /* initialised now: every failure path below closes them (on_engine_closed) */
+    uv_signal_init(s.loop, &s.sigint);
+    uv_signal_init(s.loop, &s.sigterm);
+    uv_signal_init(s.loop, &s.sighup);
+    uv_timer_init(s.loop, &s.deadline);
+    s.sigint.data = s.sigterm.data = s.sighup.data = s.deadline.data = &s;
     synq_store_t *store = synq_store_sqlite_open(o.data, dur);
     if (store == NULL) return 1;
     s.engine = synq_engine_new(s.loop, store, &ecfg);
@@ -435,30 +483,38 @@ static int serve_main(int argc, char **argv)
     s.docs = synq_docs_new(s.engine, s.hub, &dcfg);
     synq_api_set_docs(s.api, s.docs);
     int err = 0;
-    s.http = synq_http_server_start(s.loop, o.http, &hcfg, synq_api_handle, s.api, &err);
-    if (s.http == NULL) {
-        synq_log(SYNQ_LOG_ERROR, "cannot listen", "addr", o.http, "error", synq_strerror(err), NULL);
+    if (fcfg.addr) {
+        s.faktory = synq_faktory_start(s.engine, &fcfg, &err);
+        if (s.faktory == NULL)
+            synq_log(SYNQ_LOG_ERROR, "cannot listen", "addr", fcfg.addr, "error",
+                     synq_strerror(err), NULL);
+    }
+    if (err == 0) {
+        s.http = synq_http_server_start(s.loop, o.http, &hcfg, synq_api_handle, s.api, &err);
+        if (s.http == NULL)
+            synq_log(SYNQ_LOG_ERROR, "cannot listen", "addr", o.http, "error", synq_strerror(err),
+                     NULL);
+    }
+    if (err) {
         close_modules(&s, 0);
         uv_run(s.loop, UV_RUN_DEFAULT);
         synq_api_free(s.api);
         synq_docs_free(s.docs);
+        synq_faktory_free(s.faktory);
         uv_loop_close(s.loop);
         return 1;
     }
-    uv_signal_init(s.loop, &s.sigint);
-    uv_signal_init(s.loop, &s.sigterm);
-    uv_timer_init(s.loop, &s.deadline);
-    s.sigint.data = s.sigterm.data = s.deadline.data = &s;
+    synq_api_set_faktory(s.api, s.faktory);
     uv_signal_start(&s.sigint, on_signal, SIGINT);
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
-    uv_signal_init(s.loop, &s.sighup);
-    s.sighup.data = &s;
     uv_signal_start(&s.sighup, on_sighup, SIGHUP);
-    synq_log(SYNQ_LOG_INFO, "listening", "addr", synq_http_server_addr(s.http), "data", o.data,
-             "durability", o.durability, "version", SYNQ_VERSION, NULL);
+    synq_log(SYNQ_LOG_INFO, "listening", "addr", synq_http_server_addr(s.http), "faktory",
+             s.faktory ? synq_faktory_addr(s.faktory) : "off", "data", o.data, "durability",
+             o.durability, "version", SYNQ_VERSION, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
     synq_api_free(s.api);
     synq_docs_free(s.docs);
+    synq_faktory_free(s.faktory);
     int rc = uv_loop_close(s.loop);
     if (rc) synq_log(SYNQ_LOG_WARN, "loop closed with open handles", NULL);
     return 0;

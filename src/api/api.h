@@ -34,6 +34,9 @@ void synq_api_set_livesync(synq_api_t *api, synq_hub_t *hub, const synq_api_conf
  * API's close). Without it the document endpoints answer 503. */
 typedef struct synq_docs_s synq_docs_t;
 void synq_api_set_docs(synq_api_t *api, synq_docs_t *docs);
+/* The Faktory listener whose workers /v1/workers shows (NULL: off). */
+struct synq_faktory_s;
+void synq_api_set_faktory(synq_api_t *api, struct synq_faktory_s *faktory);
 /* The synq_http_handler_cb for the server; arg is the synq_api_t. */
 void synq_api_handle(synq_http_req_t *req, void *arg);
 

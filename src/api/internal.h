@@ -30,6 +30,7 @@ struct synq_api_s {
                                   * document endpoints; NULL = open */
     char *jwt_secret;            /* HS256 secret of subscriber tokens; NULL = none */
     struct synq_centrifuge_s *centrifuge; /* WebSocket clients (proto/centrifuge.h) */
+    struct synq_faktory_s *faktory;       /* Faktory protocol workers, or NULL (off) */
 };
 
 typedef struct synq_api_ctx_s {
@@ -85,6 +86,10 @@ bool synq_api_jobs_parse(synq_api_ctx_t *ctx, const json_t *arr, size_t n, bool 
                          const char *prefix_name, synq_job_t **jobs);
 void synq_api_enqueue_error(synq_api_ctx_t *ctx, int rc, synq_job_t **jobs, size_t bad,
                             bool many, const char *prefix_name);
+/* handlers: api/workers.c */
+void synq_api_workers_list(synq_api_ctx_t *ctx);
+void synq_api_workers_quiet(synq_api_ctx_t *ctx);
+void synq_api_workers_terminate(synq_api_ctx_t *ctx);
 /* handlers: api/batches.c */
 void synq_api_batches_create(synq_api_ctx_t *ctx);
 void synq_api_batches_get(synq_api_ctx_t *ctx);

@@ -73,6 +73,9 @@ static const route_t routes[] = {
     {SYNQ_HTTP_PATCH, "/v1/docs/{}/{}", synq_api_docs_patch},
     {SYNQ_HTTP_DELETE, "/v1/docs/{}/{}", synq_api_docs_delete},
     {SYNQ_HTTP_POST, "/v1/docs/{}/{}/ops", synq_api_docs_ops},
+    {SYNQ_HTTP_GET, "/v1/workers", synq_api_workers_list},
+    {SYNQ_HTTP_POST, "/v1/workers/{}/quiet", synq_api_workers_quiet},
+    {SYNQ_HTTP_POST, "/v1/workers/{}/terminate", synq_api_workers_terminate},
 };
 
 static const char *const method_names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
@@ -156,6 +159,11 @@ void synq_api_set_callbacks(synq_api_t *api, synq_callbacks_t *callbacks)
 void synq_api_set_docs(synq_api_t *api, synq_docs_t *docs)
 {
     api->docs = docs;
+}
+
+void synq_api_set_faktory(synq_api_t *api, struct synq_faktory_s *faktory)
+{
+    api->faktory = faktory;
 }
 
 void synq_api_set_livesync(synq_api_t *api, synq_hub_t *hub, const synq_api_config_t *cfg)

@@ -8,12 +8,16 @@ const path = require('node:path');
 
 const BIN = process.env.SYNQ_BIN || path.resolve(__dirname, '../../synq');
 
-// Starts `synq serve` on 127.0.0.1:0 and resolves once it logs the bound
-// address. opts.args: extra flags; opts.dataDir: reuse a data directory.
+// Starts `synq serve` on 127.0.0.1:0 (HTTP, and Faktory unless opts.args
+// has --faktory) and resolves once it logs the bound addresses.
+// opts.args: extra flags; opts.dataDir: reuse a data directory.
 async function startServer(opts = {}) {
   const dataDir = opts.dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'synq-e2e-'));
+  const extra = opts.args || [];
+  // a free Faktory port too, unless the test picks one (servers run side by side)
+  const faktory = extra.includes('--faktory') ? [] : ['--faktory', '127.0.0.1:0'];
   const args = ['serve', '--http', '127.0.0.1:0', '--data', dataDir,
-    '--log-level', opts.logLevel || 'info', ...(opts.args || [])];
+    '--log-level', opts.logLevel || 'info', ...faktory, ...extra];
   const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
   let stderr = '';
   const url = await new Promise((resolve, reject) => {
@@ -26,8 +30,13 @@ async function startServer(opts = {}) {
     proc.on('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`synq exited ${code} ${sig}:\n${stderr}`)); });
   });
   proc.stdout.resume();
+  const fm = stderr.match(/msg=listening\S* .*?faktory=(\S+)/);
+  const faktoryAddr = fm && fm[1] !== 'off' ? fm[1] : null;
   const server = {
     url, proc, dataDir,
+    // "127.0.0.1:PORT" of the Faktory listener (null when off), and its FAKTORY_URL
+    faktory: faktoryAddr,
+    faktoryUrl: faktoryAddr ? 'tcp://' + faktoryAddr : null,
     get stderr() { return stderr; },
     // SIGTERM and wait; resolves with the exit code.
     async stop(signal = 'SIGTERM') {
