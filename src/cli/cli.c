@@ -2,11 +2,14 @@
  * `synq jobs` and `synq queues`. Each parses its flags, makes one or two
  * requests to a running server through cli/client.h and prints the answer:
  * JSON for single objects, aligned tables for lists (or JSON with --json).
+ * With a Faktory address (tcp://, cli/fwpclient.h) `enqueue` and `queues`
+ * speak FWP instead (PUSH, INFO); the others need the HTTP API and say so.
  * Exit status: 0 done, 1 the server said no or could not be reached (the
  * reason on stderr), 2 usage error. The worker, `synq work`, is in work.c. */
 #include "cli/cli.h"
 
 #include "cli/client.h"
+#include "cli/fwpclient.h"
 #include "core/buf.h"
 #include "core/timeutil.h"
 #include "engine/sched.h"
@@ -21,12 +24,16 @@
 
 #define EXIT_USAGE 2
 #define REQUEST_TIMEOUT_MS 30000L
+/* A Faktory job id made here: 12 random bytes as 24 hex digits. */
+#define JID_BYTES 12
 /* ARGS_JSON read from stdin ("-") is capped like the server's request body. */
 #define MAX_STDIN_BYTES (16u * 1024 * 1024)
 
 #define SERVER_HELP                                                                                \
-    "  -s, --server URL       server to talk to (default $SYNQ_SERVER, "                           \
-    "else " SYNQ_CLIENT_DEFAULT_URL ")\n"                                                          \
+    "  -s, --server URL       server to talk to: http://HOST:PORT, or a Faktory\n"                 \
+    "                         address tcp://[:PASSWORD@]HOST[:PORT] (default\n"                    \
+    "                         $SYNQ_SERVER, else $FAKTORY_URL, else\n"                             \
+    "                         " SYNQ_CLIENT_DEFAULT_URL ")\n"                                      \
     "  -h, --help             show this help\n"
 
 /* getopt_long with "synq <command>" as the program name in its messages.
@@ -135,6 +142,65 @@ cleanup:
     return rc;
 }
 
+/* The server to talk to (see synq_client_url_pick) in *url. Returns 0, or
+ * EXIT_USAGE after printing why. */
+static int server_pick(const char *prog, const char *flag, const char **url)
+{
+    char err[256];
+    if (synq_client_url_pick(flag, url, err, sizeof err) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* For the commands that only the HTTP API can serve. Returns 0, or
+ * EXIT_USAGE after printing why when url is a Faktory address. */
+static int need_http(const char *prog, const char *url)
+{
+    if (!synq_client_url_is_fwp(url)) return 0;
+    /* the address is not echoed: it may hold a password */
+    return usage_error(prog, "%s",
+                       "needs the HTTP API (http://...), not a Faktory address (tcp://...)");
+}
+
+/* A producer connection for url. Returns 0 and *c, or EXIT_USAGE after
+ * printing why (an address that does not parse, TLS). */
+static int fwp_open(const char *prog, const char *url, synq_fwpclient_t **c)
+{
+    int err = synq_fwpclient_new(url, NULL, c);
+    if (err == -EPROTONOSUPPORT)
+        return usage_error(prog, "%s", "TLS is not supported (tcp+tls://); use tcp://");
+    if (err < 0)
+        return usage_error(prog, "%s", "not a Faktory address: want tcp://[:PASSWORD@]HOST[:PORT]");
+    return 0;
+}
+
+/* Sends one FWP command on a new connection to url (arg may be NULL).
+ * Returns an exit status: 0 with *reply filled (any kind but an error) for
+ * the caller to release; 1 after printing the server's -ERR message or why
+ * it could not be reached; EXIT_USAGE for an unusable address. */
+static int fwp_call(const char *prog, const char *url, const char *verb, const char *arg,
+                    synq_fwpclient_reply_t *reply)
+{
+    synq_fwpclient_t *c = NULL;
+    memset(reply, 0, sizeof *reply);
+    int rc = fwp_open(prog, url, &c);
+    if (rc != 0) return rc;
+    rc = 1;
+    int err = synq_fwpclient_call(c, verb, arg, REQUEST_TIMEOUT_MS, reply);
+    if (err < 0) {
+        fprintf(stderr, "%s: %s\n", prog, synq_fwpclient_errmsg(c));
+    } else if (reply->kind == SYNQ_FWPCLIENT_ERROR) {
+        fprintf(stderr, "%s: %s\n", prog, synq_fwpclient_reply_error_text(reply));
+        synq_fwpclient_reply_release(reply);
+    } else {
+        rc = 0;
+    }
+    synq_fwpclient_free(c);
+    return rc;
+}
+
 static void print_json(const json_t *v)
 {
     char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
@@ -211,6 +277,9 @@ static const char enqueue_help[] =
     "\n"
     "Enqueues one job of type TYPE and prints the stored job as JSON.\n"
     "ARGS_JSON is any JSON value (default []); \"-\" reads it from stdin.\n"
+    "With a Faktory address (tcp://) the job is PUSHed as a Faktory job (args\n"
+    "an array: another value is wrapped in one; --id is the jid; no\n"
+    "--priority) and printed as pushed.\n"
     "\n"
     "  -q, --queue Q          queue name (default \"default\")\n"
     "  -p, --priority N       1-9, higher runs first (default 5)\n"
@@ -223,6 +292,98 @@ static const char enqueue_help[] =
     "      --print-id         print only the job id\n" SERVER_HELP;
 
 enum { OPT_ID = 256, OPT_RESERVE, OPT_CUSTOM, OPT_PRINT_ID, OPT_JSON, OPT_CURSOR, OPT_LIMIT };
+
+/* The Faktory job (reference §1.7) for a synq job request built from the
+ * flags: id -> jid (else 24 random hex digits), type -> jobtype, args (an
+ * array as it is, another value wrapped in one, none -> []), queue, retry,
+ * reserve_for and custom as they are, delay or run_at -> at (RFC 3339 UTC).
+ * Returns 0 and *out (new reference), or an exit status after printing
+ * why: EXIT_USAGE for --priority (Faktory jobs have none), 1 when no random
+ * jid could be made. */
+static int fwp_job_make(const char *prog, const json_t *req, json_t **out)
+{
+    static const char *const same[] = {"queue", "retry", "reserve_for", "custom"};
+    json_t *job = NULL;
+    *out = NULL;
+    if (json_object_get(req, "priority"))
+        return usage_error(prog, "%s",
+                           "Faktory jobs have no priority (--priority needs the HTTP API)");
+    job = json_object();
+    const char *id = json_string_value(json_object_get(req, "id"));
+    if (id) {
+        json_object_set_new(job, "jid", json_string(id));
+    } else {
+        char jid[2 * JID_BYTES + 1];
+        int err = synq_fwpclient_random_hex(jid, JID_BYTES);
+        if (err < 0) {
+            fprintf(stderr, "%s: cannot make a job id: %s\n", prog, strerror(-err));
+            json_decref(job);
+            return 1;
+        }
+        json_object_set_new(job, "jid", json_string(jid));
+    }
+    json_object_set(job, "jobtype", json_object_get(req, "type"));
+    json_t *args = json_object_get(req, "args");
+    if (args == NULL)
+        json_object_set_new(job, "args", json_array());
+    else if (json_is_array(args))
+        json_object_set(job, "args", args);
+    else
+        json_object_set_new(job, "args", json_pack("[O]", args));
+    for (size_t i = 0; i < SYNQ_ARRAY_LEN(same); i++) {
+        json_t *v = json_object_get(req, same[i]);
+        if (v) json_object_set(job, same[i], v);
+    }
+    /* both were checked when the flags were read */
+    const char *delay = json_string_value(json_object_get(req, "delay"));
+    const char *run_at = json_string_value(json_object_get(req, "run_at"));
+    if (delay || run_at) {
+        int64_t at_us = 0;
+        char at[40];
+        if (delay) {
+            synq_duration_parse(delay, strlen(delay), &at_us);
+            at_us += synq_time_now_us();
+        } else {
+            synq_rfc3339_parse(run_at, strlen(run_at), &at_us);
+        }
+        synq_rfc3339_format(at_us, at);
+        json_object_set_new(job, "at", json_string(at));
+    }
+    *out = job;
+    return 0;
+}
+
+/* `synq enqueue` over FWP: PUSH the job made from req. Returns an exit
+ * status; on 0 *out is the job as pushed (new reference). */
+static int enqueue_fwp(const char *prog, const char *url, const json_t *req, json_t **out)
+{
+    json_t *job = NULL;
+    char *text = NULL;
+    synq_fwpclient_reply_t reply = {0};
+    int rc = fwp_job_make(prog, req, &job);
+    if (rc != 0) goto cleanup;
+    text = json_dumps(job, JSON_COMPACT);
+    if (text == NULL) {
+        fprintf(stderr, "%s: cannot encode the job\n", prog);
+        rc = 1;
+        goto cleanup;
+    }
+    rc = fwp_call(prog, url, "PUSH", text, &reply);
+    if (rc != 0) goto cleanup;
+    if (reply.kind != SYNQ_FWPCLIENT_SIMPLE || strcmp(reply.data, "OK") != 0) {
+        fprintf(stderr, "%s: unexpected reply to PUSH\n", prog);
+        rc = 1;
+        goto cleanup;
+    }
+    *out = job;
+    job = NULL;
+
+cleanup:
+    synq_fwpclient_reply_release(&reply);
+    json_decref(job);
+    free(text);
+    return rc;
+}
 
 int synq_cli_enqueue(int argc, char **argv)
 {
@@ -360,11 +521,18 @@ int synq_cli_enqueue(int argc, char **argv)
         json_object_set_new(job, "args", args);
     }
 
-    synq_client_global_init();
-    rc = call(cl.name, synq_client_url_pick(server), "POST", "/v1/jobs", job, 201, &out);
-    synq_client_global_release();
+    const char *url;
+    if ((rc = server_pick(cl.name, server, &url)) != 0) goto cleanup;
+    bool fwp = synq_client_url_is_fwp(url);
+    if (fwp) {
+        rc = enqueue_fwp(cl.name, url, job, &out);
+    } else {
+        synq_client_global_init();
+        rc = call(cl.name, url, "POST", "/v1/jobs", job, 201, &out);
+        synq_client_global_release();
+    }
     if (rc == 0) {
-        const char *id = json_string_value(json_object_get(out, "id"));
+        const char *id = json_string_value(json_object_get(out, fwp ? "jid" : "id"));
         if (print_id)
             printf("%s\n", id ? id : "");
         else
@@ -428,8 +596,11 @@ int synq_cli_job(int argc, char **argv)
     path = synq_malloc(plen);
     snprintf(path, plen, "/v1/jobs/%s", id);
 
+    const char *url;
+    if ((rc = server_pick(cl.name, server, &url)) != 0 || (rc = need_http(cl.name, url)) != 0)
+        goto cleanup;
     synq_client_global_init();
-    rc = call(cl.name, synq_client_url_pick(server), "GET", path, NULL, 200, &out);
+    rc = call(cl.name, url, "GET", path, NULL, 200, &out);
     synq_client_global_release();
     if (rc == 0) print_json(out);
 
@@ -542,8 +713,11 @@ int synq_cli_jobs(int argc, char **argv)
     query_add(&query, "cursor", cursor);
     synq_buf_printf(&path, "/v1/jobs%s", query.len ? query.data : "");
 
+    const char *url;
+    if ((rc = server_pick(cl.name, server, &url)) != 0 || (rc = need_http(cl.name, url)) != 0)
+        goto cleanup;
     synq_client_global_init();
-    rc = call(cl.name, synq_client_url_pick(server), "GET", path.data, NULL, 200, &out);
+    rc = call(cl.name, url, "GET", path.data, NULL, 200, &out);
     synq_client_global_release();
     if (rc != 0) goto cleanup;
     if (as_json) {
@@ -588,9 +762,60 @@ static const char queues_help[] =
     "usage: synq queues [options]\n"
     "\n"
     "Lists the queues with their job counts by state as a table. LATENCY is\n"
-    "the age of the oldest queued job.\n"
+    "the age of the oldest queued job. With a Faktory address (tcp://) it\n"
+    "sends INFO and lists each queue's size (--json: the INFO reply).\n"
     "\n"
     "      --json             print the JSON response\n" SERVER_HELP;
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* `synq queues` over FWP: INFO, then its faktory.queues as a table of
+ * name and size, by name (or INFO itself with --json). Returns an exit
+ * status. */
+static int queues_fwp(const char *prog, const char *url, bool as_json)
+{
+    static const char *const head[] = {"QUEUE", "SIZE"};
+    static const bool right[] = {false, true};
+    synq_fwpclient_reply_t reply = {0};
+    json_t *info = NULL;
+    const char **names = NULL;
+    int rc = fwp_call(prog, url, "INFO", NULL, &reply);
+    if (rc != 0) goto cleanup;
+    rc = 1;
+    if (reply.kind == SYNQ_FWPCLIENT_BULK) info = json_loadb(reply.data, reply.len, 0, NULL);
+    json_t *queues = json_object_get(json_object_get(info, "faktory"), "queues");
+    if (!json_is_object(queues)) {
+        fprintf(stderr, "%s: unexpected reply to INFO: no faktory.queues object\n", prog);
+        goto cleanup;
+    }
+    rc = 0;
+    if (as_json) {
+        print_json(info);
+        goto cleanup;
+    }
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    names = synq_calloc(json_object_size(queues) + 1, sizeof *names);
+    json_object_foreach(queues, k, v) names[n++] = k;
+    qsort(names, n, sizeof *names, name_cmp);
+    table_t t = {.ncols = SYNQ_ARRAY_LEN(head), .head = head, .right = right};
+    for (size_t i = 0; i < n; i++) {
+        char *row[SYNQ_ARRAY_LEN(head)] = {synq_strdup(names[i]),
+                                           cell(json_object_get(queues, names[i]))};
+        table_add(&t, row);
+    }
+    table_print_release(&t);
+
+cleanup:
+    free(names);
+    json_decref(info);
+    synq_fwpclient_reply_release(&reply);
+    return rc;
+}
 
 int synq_cli_queues(int argc, char **argv)
 {
@@ -637,8 +862,14 @@ int synq_cli_queues(int argc, char **argv)
         goto cleanup;
     }
 
+    const char *url;
+    if ((rc = server_pick(cl.name, server, &url)) != 0) goto cleanup;
+    if (synq_client_url_is_fwp(url)) {
+        rc = queues_fwp(cl.name, url, as_json);
+        goto cleanup;
+    }
     synq_client_global_init();
-    rc = call(cl.name, synq_client_url_pick(server), "GET", "/v1/queues", NULL, 200, &out);
+    rc = call(cl.name, url, "GET", "/v1/queues", NULL, 200, &out);
     synq_client_global_release();
     if (rc != 0) goto cleanup;
     if (as_json) {
@@ -892,7 +1123,12 @@ int synq_cli_cron(int argc, char **argv)
         }
         args[nargs++] = cl.argv[optind++];
     }
-    const char *server = synq_client_url_pick(o.server);
+    const char *server = NULL;
+    /* `next` is computed here; everything else needs the HTTP API */
+    if (strcmp(sub, "next") != 0 && ((rc = server_pick(cl.name, o.server, &server)) != 0 ||
+                                     (rc = need_http(cl.name, server)) != 0))
+        goto cleanup;
+    rc = EXIT_USAGE;
     int want = strcmp(sub, "add") == 0 ? 2 : (strcmp(sub, "ls") == 0 ? 0 : 1);
     if (nargs != want) {
         rc = usage_error(cl.name, "%s takes %d argument%s", sub, want, want == 1 ? "" : "s");

@@ -1,5 +1,6 @@
 /* The client side of the command line: commands that talk to a running
- * server over HTTP (libcurl) and the generic command-running worker.
+ * server over HTTP (libcurl) or, with a tcp:// address, the Faktory Work
+ * Protocol (cli/fwpclient.h), and the generic command-running worker.
  * Each returns the process exit status (0 ok, 1 failure, 2 usage). */
 #ifndef SYNQ_CLI_CLI_H
 #define SYNQ_CLI_CLI_H

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* A response body larger than this is refused rather than buffered. */
 #define MAX_RESPONSE_BYTES (256u * 1024 * 1024)
@@ -28,12 +29,38 @@ struct synq_client_s {
     bool got_data;
 };
 
-const char *synq_client_url_pick(const char *flag)
+int synq_client_url_pick(const char *flag, const char **url, char *err, size_t errlen)
 {
-    if (flag && *flag) return flag;
     const char *env = getenv("SYNQ_SERVER");
-    if (env && *env) return env;
-    return SYNQ_CLIENT_DEFAULT_URL;
+    const char *provider = getenv("FAKTORY_PROVIDER");
+    *url = SYNQ_CLIENT_DEFAULT_URL;
+    if (flag && *flag) {
+        *url = flag;
+    } else if (env && *env) {
+        *url = env;
+    } else if (provider && *provider) {
+        /* an indirection, not a URL (reference §1.1) */
+        if (strchr(provider, ':')) {
+            snprintf(err, errlen,
+                     "FAKTORY_PROVIDER is not a URL but the name of the variable that holds "
+                     "it (e.g. FAKTORY_PROVIDER=MY_FAKTORY_URL)");
+            return SYNQ_EINVAL;
+        }
+        const char *v = getenv(provider);
+        if (v == NULL || *v == '\0') {
+            snprintf(err, errlen, "FAKTORY_PROVIDER names %s, which is not set", provider);
+            return SYNQ_EINVAL;
+        }
+        *url = v;
+    } else if ((env = getenv("FAKTORY_URL")) != NULL && *env) {
+        *url = env;
+    }
+    return 0;
+}
+
+bool synq_client_url_is_fwp(const char *url)
+{
+    return strncasecmp(url, "tcp://", 6) == 0 || strncasecmp(url, "tcp+tls://", 10) == 0;
 }
 
 void synq_client_global_init(void)

@@ -28,9 +28,19 @@ typedef struct synq_client_resp_s {
     size_t raw_len;
 } synq_client_resp_t;
 
-/* The server to use: flag if non-NULL and non-empty, else $SYNQ_SERVER if
- * set and non-empty, else SYNQ_CLIENT_DEFAULT_URL. Borrowed. */
-const char *synq_client_url_pick(const char *flag);
+/* The server to use, first found of: flag if non-NULL and non-empty;
+ * $SYNQ_SERVER; then as Faktory's clients find theirs, the variable named by
+ * $FAKTORY_PROVIDER when that is set, else $FAKTORY_URL; else
+ * SYNQ_CLIENT_DEFAULT_URL (variables count when set and non-empty). Returns
+ * 0 and sets *url (borrowed from flag or the environment), or SYNQ_EINVAL
+ * with a one-line reason in err[0..errlen) when $FAKTORY_PROVIDER holds a
+ * URL instead of a variable name, or names one that is not set (as the Go
+ * client refuses both). */
+int synq_client_url_pick(const char *flag, const char **url, char *err, size_t errlen);
+
+/* True when url is a Faktory address (tcp:// or tcp+tls://, any case) and
+ * not one for the HTTP API. */
+bool synq_client_url_is_fwp(const char *url);
 
 /* curl_global_init / curl_global_cleanup: call once from the main thread
  * before any client is created, and after all are freed. */

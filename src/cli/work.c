@@ -11,11 +11,20 @@
  * SIGINT/SIGTERM stop the fetching and let running commands finish; a
  * second one ends them too.
  *
+ * With a Faktory address (tcp://...) it speaks FWP instead (cli/fwpclient.h):
+ * each thread FETCHes on its own connection under one wid, the job is the
+ * Faktory job, exit 0 ACKs and anything else FAILs it; one more connection
+ * BEATs every 15 s and obeys the server's "quiet" (stop fetching) and
+ * "terminate" (also stop the running commands, FAIL them, END). Faktory
+ * has no leases to extend, no cancels and no progress or log, so those
+ * parts are off: a command must finish within the job's reserve_for.
+ *
  * It does not batch, prefetch or run anything but an external command: a
  * worker written against the HTTP API or a Faktory library does more. */
 #include "cli/cli.h"
 
 #include "cli/client.h"
+#include "cli/fwpclient.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -58,27 +67,38 @@ extern char **environ;
 #define CANCEL_RING 16                  /* cancels for jobs not (yet) running here */
 #define TICK_MS 250                     /* longest sleep before looking at signals */
 #define MAX_BACKOFF_MS 30000
+/* FWP (Faktory) mode */
+#define FWP_CONNECT_TIMEOUT_MS 10000L
+#define FWP_FETCH_TIMEOUT_MS 15000L /* the server blocks up to 2 s */
+#define FWP_CALL_TIMEOUT_MS 30000L  /* ACK, FAIL, BEAT */
+#define FWP_BEAT_MS 15000           /* the interval Faktory recommends (§1.5) */
+#define FWP_WID_BYTES 8             /* a wid of 16 hex digits */
+#define FWP_MESSAGE_MAX 1000        /* what Faktory keeps of a FAIL message */
+#define FWP_BACKTRACE_MAX 50        /* and of its backtrace, in lines */
 /* Ends synq_log's key/value list; a bare NULL may be an int in varargs. */
 #define LOG_END ((const char *)NULL)
 
 typedef struct worker_s worker_t;
 
 typedef struct {
-    const char *server;
-    json_t *queues; /* array of strings */
+    const char *server;  /* as given: SYNQ_SERVER for the commands */
+    const char *display; /* for the logs (a Faktory address without its password) */
+    bool fwp;            /* server is a Faktory address */
+    json_t *queues;      /* array of strings */
     int concurrency;
     int64_t timeout_ms; /* 0 = none */
     const char *timeout_text;
     int64_t kill_after_ms;
     int64_t heartbeat_ms; /* --heartbeat; 0 = reserve_for/3, at most 10 s */
-    char worker[256];
-    char **cmd;        /* borrowed from argv, NULL-terminated */
-    worker_t *workers; /* all `concurrency` of them, for delivering cancels */
+    char worker[256];     /* the lease holder name; in FWP mode the wid */
+    char **cmd;           /* borrowed from argv, NULL-terminated */
+    worker_t *workers;    /* all `concurrency` of them, for delivering cancels */
 } work_cfg_t;
 
 struct worker_s {
     const work_cfg_t *cfg;
-    synq_client_t *client;
+    synq_client_t *client; /* HTTP mode */
+    synq_fwpclient_t *fwp; /* FWP mode */
     pthread_t thread;
     char *job_id;       /* the job running on this thread or NULL; g_jobs_lock */
     atomic_bool cancel; /* a fetch reply said job_id was cancelled */
@@ -89,6 +109,8 @@ struct worker_s {
 static atomic_int g_signals;
 static atomic_int g_live_threads;
 static atomic_int g_running_jobs;
+/* FWP: a BEAT reply said "quiet": stop fetching, keep running. */
+static atomic_bool g_quiet;
 
 /* Guards every worker's job_id and the ring below. A cancel can come on one
  * thread's fetch for the job another thread runs; one whose job is not
@@ -463,9 +485,11 @@ static void update_send(worker_t *w, const char *id, child_t *ch, const char *ve
 }
 
 /* Sends the updates collected from stderr, in order; send false drops them
- * (the job is no longer ours to report on). */
+ * (the job is no longer ours to report on), as does FWP mode (Faktory has
+ * no progress or log). */
 static void updates_flush(worker_t *w, const char *id, child_t *ch, bool send)
 {
+    if (w->cfg->fwp) send = false;
     for (size_t i = 0; send && i < json_array_size(ch->updates); i++) {
         json_t *u = json_array_get(ch->updates, i);
         if (json_is_object(u)) {
@@ -577,6 +601,96 @@ static long report(worker_t *w, const char *id, const char *verb, json_t *body)
     return status;
 }
 
+/* FWP: sends ACK or FAIL with body, on a new connection when the old one
+ * broke, trying transport failures up to REPORT_TRIES times as report()
+ * does. An -ERR reply is final (logged). Returns true on +OK. */
+static bool fwp_report(worker_t *w, const char *id, const char *verb, json_t *body)
+{
+    bool ok = false;
+    char *text = json_dumps(body, JSON_COMPACT);
+    for (int attempt = 0; text && attempt < REPORT_TRIES; attempt++) {
+        synq_fwpclient_reply_t reply = {0};
+        if (attempt > 0) {
+            int64_t ms = 500LL << (attempt - 1);
+            struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        int err = synq_fwpclient_call(w->fwp, verb, text, FWP_CALL_TIMEOUT_MS, &reply);
+        if (err < 0) {
+            synq_log(SYNQ_LOG_WARN, "report.error", "job", id, "op", verb, "error",
+                     synq_fwpclient_errmsg(w->fwp), LOG_END);
+            continue;
+        }
+        if (reply.kind == SYNQ_FWPCLIENT_SIMPLE && strcmp(reply.data, "OK") == 0) {
+            ok = true;
+        } else {
+            synq_log(SYNQ_LOG_ERROR, "report.rejected", "job", id, "op", verb, "message",
+                     reply.kind == SYNQ_FWPCLIENT_ERROR ? synq_fwpclient_reply_error_text(&reply)
+                                                        : "unexpected reply",
+                     LOG_END);
+        }
+        synq_fwpclient_reply_release(&reply);
+        break;
+    }
+    free(text);
+    return ok;
+}
+
+/* FWP: the FAIL of job id (§1.6). msg is the failure message built as for
+ * HTTP ("<what>" and perhaps "\n<stderr tail>", valid UTF-8): the message
+ * is it cut to what Faktory keeps, the reason line and the end of the tail,
+ * and the backtrace is the tail's last lines. */
+static json_t *fwp_fail_body(const char *id, const char *errtype, const char *msg)
+{
+    size_t n = strlen(msg);
+    const char *nl = strchr(msg, '\n');
+    size_t head = nl ? (size_t)(nl - msg) : n;
+    synq_buf_t m;
+    synq_buf_init(&m);
+    if (n <= FWP_MESSAGE_MAX) {
+        synq_buf_append(&m, msg, n);
+    } else {
+        /* the reason line (cut if it alone is too long), "\n...", then as
+         * much of the end as fits, not starting inside a UTF-8 sequence */
+        head = SYNQ_MIN(head, (size_t)FWP_MESSAGE_MAX - 4);
+        while (head > 0 && ((unsigned char)msg[head] & 0xC0) == 0x80)
+            head--;
+        synq_buf_append(&m, msg, head);
+        size_t room = FWP_MESSAGE_MAX - head - 4;
+        const char *t = msg + n - room;
+        while (*t && ((unsigned char)*t & 0xC0) == 0x80)
+            t++;
+        if (nl && t <= nl) t = nl + 1;
+        synq_buf_puts(&m, "\n...");
+        synq_buf_puts(&m, t);
+    }
+    json_t *bt = json_array();
+    if (nl) {
+        /* the last lines after the reason, without the "..." of a cut tail */
+        const char *lines[FWP_BACKTRACE_MAX];
+        size_t lens[FWP_BACKTRACE_MAX], count = 0;
+        const char *p = nl + 1;
+        if (strncmp(p, "...", 3) == 0) p += 3;
+        while (*p) {
+            size_t len = strcspn(p, "\n");
+            size_t k = count % FWP_BACKTRACE_MAX;
+            lines[k] = p;
+            lens[k] = len && p[len - 1] == '\r' ? len - 1 : len;
+            count++;
+            p += len + (p[len] == '\n');
+        }
+        size_t first = count > FWP_BACKTRACE_MAX ? count - FWP_BACKTRACE_MAX : 0;
+        for (size_t i = first; i < count; i++) {
+            size_t k = i % FWP_BACKTRACE_MAX;
+            json_array_append_new(bt, json_stringn(lines[k], lens[k]));
+        }
+    }
+    json_t *body = json_pack("{s:s,s:s,s:s%,s:o}", "jid", id, "errtype", errtype, "message",
+                             m.data ? m.data : "", m.len, "backtrace", bt);
+    synq_buf_release(&m);
+    return body;
+}
+
 /* The result of a successful run: the output as JSON if it parses, else as
  * a string without its trailing newlines; null when there is no output. */
 static json_t *make_result(const child_t *ch)
@@ -657,11 +771,17 @@ static void run_job(worker_t *w, json_t *job)
     const char *cancel_via = NULL; /* how the cancel was learnt */
     bool hard_killed = false;
 
-    const char *id = json_string_value(json_object_get(job, "id"));
-    const char *type = json_string_value(json_object_get(job, "type"));
+    const char *id = json_string_value(json_object_get(job, cfg->fwp ? "jid" : "id"));
+    const char *type = json_string_value(json_object_get(job, cfg->fwp ? "jobtype" : "type"));
     const char *queue = json_string_value(json_object_get(job, "queue"));
     json_int_t attempt = json_integer_value(json_object_get(job, "attempts"));
     json_int_t reserve_for = json_integer_value(json_object_get(job, "reserve_for"));
+    if (cfg->fwp) {
+        /* failure.retry_count is 0 after the first failure (§1.7) */
+        json_t *failure = json_object_get(job, "failure");
+        json_t *count = json_object_get(failure, "retry_count");
+        attempt = json_is_integer(count) ? json_integer_value(count) + 2 : 1;
+    }
     if (id == NULL) {
         synq_log(SYNQ_LOG_ERROR, "job.invalid", "error", "fetched job has no id", LOG_END);
         return;
@@ -724,7 +844,8 @@ static void run_job(worker_t *w, json_t *job)
     hb_every =
         SYNQ_MIN(hb_every, cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : (int64_t)MAX_HEARTBEAT_MS);
     hb_every = SYNQ_MAX((int64_t)MIN_HEARTBEAT_MS, hb_every);
-    int64_t next_hb = t0 + hb_every;
+    /* Faktory has no lease to extend: no heartbeats in FWP mode */
+    int64_t next_hb = cfg->fwp ? INT64_MAX : t0 + hb_every;
     int64_t deadline = cfg->timeout_ms > 0 ? t0 + cfg->timeout_ms : INT64_MAX;
     int64_t kill_at = INT64_MAX;
     bool killing = false;
@@ -847,11 +968,22 @@ report:;
     } else if (end == END_CANCELLED) {
         synq_log(SYNQ_LOG_INFO, "job.cancelled", "job", id, "type", type, "attempt", attempt_s,
                  "ms", ms_s, "via", cancel_via, LOG_END);
+    } else if (type_name && cfg->fwp) {
+        body = fwp_fail_body(id, type_name, msg);
+        bool ok = fwp_report(w, id, "FAIL", body);
+        synq_log(SYNQ_LOG_INFO, "job.failed", "job", id, "type", type, "attempt", attempt_s, "ms",
+                 ms_s, "error", type_name, "reported", ok ? "yes" : "no", LOG_END);
     } else if (type_name) {
         body = json_pack("{s:s,s:s,s:s}", "worker", cfg->worker, "message", msg, "type", type_name);
         long st = report(w, id, "fail", body);
         synq_log(SYNQ_LOG_INFO, "job.failed", "job", id, "type", type, "attempt", attempt_s, "ms",
                  ms_s, "error", type_name, "reported", st == 200 ? "yes" : "no", LOG_END);
+    } else if (cfg->fwp) {
+        /* Faktory keeps no result: stdout was read only to keep the pipe moving */
+        body = json_pack("{s:s}", "jid", id);
+        bool ok = fwp_report(w, id, "ACK", body);
+        synq_log(SYNQ_LOG_INFO, "job.done", "job", id, "type", type, "attempt", attempt_s, "ms",
+                 ms_s, "reported", ok ? "yes" : "no", LOG_END);
     } else {
         json_t *result = NULL;
         if (ch.out_bytes > MAX_STDOUT_BYTES) {
@@ -958,6 +1090,140 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ---- the fetch loop and the heartbeat over FWP ---- */
+
+/* FETCH on this thread's connection until told to stop, pausing while
+ * quiet. A FETCH waits up to 2 s on the server, so a stop is seen within
+ * that; a job that comes meanwhile is reserved for us and is run. */
+static void *worker_main_fwp(void *arg)
+{
+    worker_t *w = arg;
+    const work_cfg_t *cfg = w->cfg;
+    int64_t backoff_ms = 0;
+    synq_buf_t queues;
+    synq_buf_init(&queues);
+    for (size_t i = 0; i < json_array_size(cfg->queues); i++)
+        synq_buf_printf(&queues, "%s%s", i ? " " : "",
+                        json_string_value(json_array_get(cfg->queues, i)));
+
+    while (atomic_load(&g_signals) == 0) {
+        if (atomic_load(&g_quiet)) {
+            nap(TICK_MS);
+            continue;
+        }
+        synq_fwpclient_reply_t reply = {0};
+        int err = synq_fwpclient_call(w->fwp, "FETCH", queues.data, FWP_FETCH_TIMEOUT_MS, &reply);
+        bool failed = false;
+        if (err < 0) {
+            synq_log(SYNQ_LOG_ERROR, "fetch.error", "server", cfg->display, "error",
+                     synq_fwpclient_errmsg(w->fwp), LOG_END);
+            failed = true;
+        } else if (reply.kind == SYNQ_FWPCLIENT_ERROR) {
+            synq_log(SYNQ_LOG_ERROR, "fetch.error", "message",
+                     synq_fwpclient_reply_error_text(&reply), LOG_END);
+            failed = true;
+        } else if (reply.kind == SYNQ_FWPCLIENT_BULK) {
+            json_t *job = json_loadb(reply.data, reply.len, 0, NULL);
+            if (json_is_object(job))
+                run_job(w, job);
+            else
+                synq_log(SYNQ_LOG_ERROR, "job.invalid", "error", "fetched job is not a JSON object",
+                         LOG_END);
+            json_decref(job);
+        }
+        synq_fwpclient_reply_release(&reply);
+        if (failed) {
+            backoff_ms = backoff_ms ? SYNQ_MIN(backoff_ms * 2, (int64_t)MAX_BACKOFF_MS) : 1000;
+            nap(backoff_ms);
+        } else {
+            backoff_ms = 0;
+        }
+    }
+    synq_buf_release(&queues);
+    atomic_fetch_sub(&g_live_threads, 1);
+    return NULL;
+}
+
+typedef struct {
+    const work_cfg_t *cfg;
+    synq_fwpclient_t *fwp; /* its own connection, under the same wid */
+    int64_t every_ms;
+    atomic_bool stop;
+    pthread_t thread;
+} beat_t;
+
+/* Moves the worker to "terminate": as a second SIGTERM would, running
+ * commands are stopped and their jobs failed as Interrupted. */
+static void terminate_now(void)
+{
+    int v = atomic_load(&g_signals);
+    while (v < 2 && !atomic_compare_exchange_weak(&g_signals, &v, 2)) {
+    }
+}
+
+/* Acts on the state in a BEAT reply: a bulk {"state":"quiet"|"terminate"}
+ * (or, as the Node client also takes it, a simple string naming the state). */
+static void beat_reply(const synq_fwpclient_reply_t *reply)
+{
+    const char *state = NULL;
+    json_t *v = NULL;
+    if (reply->kind == SYNQ_FWPCLIENT_BULK) {
+        v = json_loadb(reply->data, reply->len, 0, NULL);
+        state = json_string_value(json_object_get(v, "state"));
+    } else if (reply->kind == SYNQ_FWPCLIENT_SIMPLE) {
+        state = reply->data;
+    }
+    char running[16];
+    snprintf(running, sizeof running, "%d", atomic_load(&g_running_jobs));
+    if (state && strcmp(state, "quiet") == 0 && !atomic_exchange(&g_quiet, true)) {
+        synq_log(SYNQ_LOG_INFO, "worker.quiet", "running", running, LOG_END);
+    } else if (state && strcmp(state, "terminate") == 0 && atomic_load(&g_signals) < 2) {
+        synq_log(SYNQ_LOG_INFO, "worker.terminating", "running", running, LOG_END);
+        atomic_store(&g_quiet, true);
+        terminate_now();
+    }
+    json_decref(v);
+}
+
+/* BEAT every every_ms until stopped. After a stop signal the beat says so
+ * ("current_state": quiet after the first, terminate after the second), so
+ * the server shows it; what the server answers is then moot. */
+static void *beat_main(void *arg)
+{
+    beat_t *b = arg;
+    int64_t next = now_ms();
+    while (!atomic_load(&b->stop)) {
+        int64_t now = now_ms();
+        if (now < next) {
+            int64_t ms = SYNQ_MIN(next - now, (int64_t)50);
+            struct timespec ts = {0, (long)ms * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        next = now + b->every_ms;
+        int sig = atomic_load(&g_signals);
+        json_t *body = json_pack("{s:s}", "wid", b->cfg->worker);
+        if (sig > 0)
+            json_object_set_new(body, "current_state",
+                                json_string(sig >= 2 ? "terminate" : "quiet"));
+        char *text = json_dumps(body, JSON_COMPACT);
+        synq_fwpclient_reply_t reply = {0};
+        int err = synq_fwpclient_call(b->fwp, "BEAT", text, FWP_CALL_TIMEOUT_MS, &reply);
+        if (err < 0) {
+            synq_log(SYNQ_LOG_WARN, "beat.error", "error", synq_fwpclient_errmsg(b->fwp), LOG_END);
+        } else if (reply.kind == SYNQ_FWPCLIENT_ERROR) {
+            synq_log(SYNQ_LOG_WARN, "beat.error", "message",
+                     synq_fwpclient_reply_error_text(&reply), LOG_END);
+        } else if (sig < 2) {
+            beat_reply(&reply);
+        }
+        synq_fwpclient_reply_release(&reply);
+        free(text);
+        json_decref(body);
+    }
+    return NULL;
+}
+
 /* ---- the command ---- */
 
 static const char work_help[] =
@@ -985,9 +1251,17 @@ static const char work_help[] =
     "                         (default 10s; never more than a third of the\n"
     "                         job's reserve_for)\n"
     "  -w, --worker NAME      worker name for leases (default HOSTNAME:PID)\n"
-    "  -s, --server URL       server to talk to (default $SYNQ_SERVER, "
-    "else " SYNQ_CLIENT_DEFAULT_URL ")\n"
-    "  -h, --help             show this help\n";
+    "  -s, --server URL       server to talk to: http://HOST:PORT, or a Faktory\n"
+    "                         address tcp://[:PASSWORD@]HOST[:PORT] (default\n"
+    "                         $SYNQ_SERVER, else $FAKTORY_URL, else\n"
+    "                         " SYNQ_CLIENT_DEFAULT_URL ")\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "With a Faktory address the worker FETCHes and ACKs/FAILs over FWP: the\n"
+    "job on stdin is the Faktory job, --worker is the wid (default 16 random\n"
+    "hex digits), --heartbeat is the BEAT interval (default 15s), progress and\n"
+    "log lines only go to the failure message, and the server's \"quiet\"\n"
+    "stops fetching, its \"terminate\" also stops the running commands.\n";
 
 /* Prints "synq work: <message>" and a pointer to --help; returns
  * EXIT_USAGE. With fmt NULL only the pointer (getopt has said the rest). */
@@ -1041,9 +1315,13 @@ int synq_cli_work(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    static const char *const fwp_labels[] = {"synq-work", NULL};
     int rc = EXIT_USAGE;
     work_cfg_t cfg = {.concurrency = 1, .kill_after_ms = 5000};
     worker_t *workers = NULL;
+    beat_t beat = {0};
+    bool beating = false;
+    synq_fwpclient_hello_t who = {0};
     char **av = NULL;
     const char *server = NULL;
     int started = 0;
@@ -1137,13 +1415,59 @@ int synq_cli_work(int argc, char **argv)
     }
     cfg.cmd = av + optind;
     if (json_array_size(cfg.queues) == 0) json_array_append_new(cfg.queues, json_string("default"));
-    if (cfg.worker[0] == '\0') {
-        char host[200];
-        if (gethostname(host, sizeof host) < 0) snprintf(host, sizeof host, "localhost");
-        host[sizeof host - 1] = '\0';
+    {
+        char err[256];
+        if (synq_client_url_pick(server, &cfg.server, err, sizeof err) < 0) {
+            fprintf(stderr, "synq work: %s\n", err);
+            goto cleanup;
+        }
+    }
+    cfg.display = cfg.server;
+    cfg.fwp = synq_client_url_is_fwp(cfg.server);
+    char host[200];
+    if (gethostname(host, sizeof host) < 0) snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    if (cfg.fwp) {
+        /* FETCH takes the queues as space-separated words */
+        for (size_t i = 0; i < json_array_size(cfg.queues); i++) {
+            const char *q = json_string_value(json_array_get(cfg.queues, i));
+            if (strpbrk(q, " \t\r\n")) {
+                rc = work_usage("queue name '%s' has a space in it", q);
+                goto cleanup;
+            }
+        }
+        if (cfg.worker[0] == '\0') {
+            int e = synq_fwpclient_random_hex(cfg.worker, FWP_WID_BYTES);
+            if (e < 0) {
+                fprintf(stderr, "synq work: cannot make a wid: %s\n", strerror(-e));
+                rc = 1;
+                goto cleanup;
+            }
+        }
+        who = (synq_fwpclient_hello_t){
+            .wid = cfg.worker, .labels = fwp_labels, .hostname = host, .pid = (long)getpid()};
+        int e = synq_fwpclient_new(cfg.server, &who, &beat.fwp);
+        if (e == -EPROTONOSUPPORT) {
+            rc = work_usage("%s", "TLS is not supported (tcp+tls://); use tcp://");
+            goto cleanup;
+        }
+        if (e < 0) {
+            rc = work_usage("%s", "not a Faktory address: want tcp://[:PASSWORD@]HOST[:PORT]");
+            goto cleanup;
+        }
+        cfg.display = synq_fwpclient_url(beat.fwp);
+        /* One handshake up front: a wrong password or address is an error
+         * now rather than a retry loop in every thread. */
+        if (synq_fwpclient_connect(beat.fwp, FWP_CONNECT_TIMEOUT_MS) < 0) {
+            fprintf(stderr, "synq work: %s\n", synq_fwpclient_errmsg(beat.fwp));
+            rc = 1;
+            goto cleanup;
+        }
+        beat.cfg = &cfg;
+        beat.every_ms = cfg.heartbeat_ms > 0 ? cfg.heartbeat_ms : FWP_BEAT_MS;
+    } else if (cfg.worker[0] == '\0') {
         snprintf(cfg.worker, sizeof cfg.worker, "%s:%ld", host, (long)getpid());
     }
-    cfg.server = synq_client_url_pick(server);
 
     std_fds_open();
     /* A command that closes its stdin early must not kill us with SIGPIPE. */
@@ -1156,6 +1480,7 @@ int synq_cli_work(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_set, &old_set);
     masked = true;
     atomic_store(&g_signals, 0);
+    atomic_store(&g_quiet, false);
 
     synq_client_global_init();
     workers = synq_calloc((size_t)cfg.concurrency, sizeof *workers);
@@ -1170,17 +1495,32 @@ int synq_cli_work(int argc, char **argv)
         qs = synq_buf_steal(&b, NULL);
         char conc[16];
         snprintf(conc, sizeof conc, "%d", cfg.concurrency);
-        synq_log(SYNQ_LOG_INFO, "worker.start", "worker", cfg.worker, "server", cfg.server,
-                 "queues", qs, "concurrency", conc, LOG_END);
+        synq_log(SYNQ_LOG_INFO, "worker.start", "worker", cfg.worker, "server", cfg.display,
+                 "queues", qs, "concurrency", conc, "protocol", cfg.fwp ? "fwp" : "http", LOG_END);
         free(qs);
+    }
+    if (cfg.fwp) {
+        int e = pthread_create(&beat.thread, NULL, beat_main, &beat);
+        if (e != 0) {
+            fprintf(stderr, "synq work: cannot start a thread: %s\n", strerror(e));
+            rc = 1;
+            synq_client_global_release();
+            goto cleanup;
+        }
+        beating = true;
     }
     atomic_store(&g_live_threads, cfg.concurrency);
     for (started = 0; started < cfg.concurrency; started++) {
         workers[started].cfg = &cfg;
-        workers[started].client = synq_client_new(cfg.server);
-        int e = pthread_create(&workers[started].thread, NULL, worker_main, &workers[started]);
+        if (cfg.fwp)
+            synq_fwpclient_new(cfg.server, &who, &workers[started].fwp); /* parsed above */
+        else
+            workers[started].client = synq_client_new(cfg.server);
+        int e = pthread_create(&workers[started].thread, NULL,
+                               cfg.fwp ? worker_main_fwp : worker_main, &workers[started]);
         if (e != 0) {
             synq_client_free(workers[started].client);
+            synq_fwpclient_free(workers[started].fwp);
             fprintf(stderr, "synq work: cannot start a thread: %s\n", strerror(e));
             atomic_fetch_sub(&g_live_threads, cfg.concurrency - started);
             atomic_fetch_add(&g_signals, 1);
@@ -1202,12 +1542,23 @@ int synq_cli_work(int argc, char **argv)
     for (int i = 0; i < started; i++) {
         pthread_join(workers[i].thread, NULL);
         synq_client_free(workers[i].client);
+        synq_fwpclient_free(workers[i].fwp); /* END */
+    }
+    if (beating) {
+        atomic_store(&beat.stop, true);
+        pthread_join(beat.thread, NULL);
+        beating = false;
     }
     if (rc != 1) rc = 0;
     synq_log(SYNQ_LOG_INFO, "worker.stopped", "worker", cfg.worker, LOG_END);
     synq_client_global_release();
 
 cleanup:
+    if (beating) {
+        atomic_store(&beat.stop, true);
+        pthread_join(beat.thread, NULL);
+    }
+    synq_fwpclient_free(beat.fwp); /* END */
     if (masked) pthread_sigmask(SIG_SETMASK, &old_set, NULL);
     free(workers);
     for (size_t i = 0; i < CANCEL_RING; i++) {
