@@ -113,6 +113,7 @@ struct synq_engine_s {
     bool prune_needed;
     bool closing;
     int64_t totals[SYNQ_JOB_NSTATES];
+    int64_t processed, failures; /* acks and failures (incl. lapsed leases) since start */
     int handles_open;
     void (*closed_cb)(void *);
     void *closed_arg;
@@ -1361,6 +1362,7 @@ int synq_engine_ack(synq_engine_t *e, const char *id, const char *worker, const 
     if (rc) return rc;
     synq_heap_remove(&e->leases, j->timer_idx);
     set_state(e, j, SYNQ_JOB_COMPLETED);
+    e->processed++;
     j->finished_at = synq_time_now_us();
     j->lease_until = 0;
     free(j->result);
@@ -1383,6 +1385,7 @@ static void fail_job(synq_engine_t *e, synq_job_t *j, const char *message, const
     j->err_type = type ? synq_strdup(type) : NULL;
     j->err_backtrace = backtrace ? synq_strdup(backtrace) : NULL;
     j->lease_until = 0;
+    e->failures++;
     if (!j->failed_at) j->failed_at = now;
     count(e, j, -1);
     synq_job_transition(j, SYNQ_JOB_EV_FAIL);
@@ -1726,6 +1729,12 @@ int64_t synq_engine_flush(synq_engine_t *e)
         if (gone == 0) break;
     }
     return n;
+}
+
+void synq_engine_counters(synq_engine_t *e, int64_t *processed, int64_t *failures)
+{
+    *processed = e->processed;
+    *failures = e->failures;
 }
 
 void synq_engine_each_live(synq_engine_t *e, synq_engine_job_cb cb, void *arg)

@@ -236,6 +236,9 @@ int64_t synq_engine_mutate(synq_engine_t *e, synq_job_state_t state, synq_mutate
                            synq_engine_match_cb match, void *arg);
 /* Deletes every job, live and final. Returns how many. */
 int64_t synq_engine_flush(synq_engine_t *e);
+/* Jobs acknowledged and failures (failed attempts and lapsed leases)
+ * since the engine started. */
+void synq_engine_counters(synq_engine_t *e, int64_t *processed, int64_t *failures);
 /* Calls cb for each live job (borrowed; do not call the engine from cb). */
 void synq_engine_each_live(synq_engine_t *e, synq_engine_job_cb cb, void *arg);
 /* Moves an active job's lease end to until_us if that is later.

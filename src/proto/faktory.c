@@ -23,6 +23,10 @@
 #define MESSAGE_MAX 1000
 #define BACKTRACE_MAX 50
 #define READ_CHUNK 65536
+/* Input kept while a command waits; reading pauses above it. Reading goes
+ * on below it, so a peer that goes away during a blocking FETCH is seen
+ * and its wait withdrawn (else the next job would be leased to nobody). */
+#define INPUT_HIGH_WATER ((size_t)1 << 20)
 
 typedef struct conn_s conn_t;
 
@@ -44,6 +48,7 @@ struct conn_s {
     int open_handles;
     int refs;         /* replies waiting for a commit */
     bool identified, closing, busy, reading;
+    bool eof; /* the peer has sent everything: close once it is answered */
     int iterations;
     char salt[17];
     char ident[40];   /* the lease holder's name: the wid, or fwp-<n> */
@@ -75,7 +80,8 @@ struct synq_faktory_s {
     uint64_t serial;
     synq_map_t workers; /* wid -> worker_t */
     int64_t started_at;
-    int64_t commands, processed, failures, workers_reaped;
+    int64_t commands, workers_reaped;
+    int64_t processed0, failures0; /* the engine's counters at the last FLUSH */
 };
 
 typedef struct {
@@ -273,6 +279,13 @@ static void conn_close(conn_t *c)
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }
 
+/* After end of input: closes once every command is answered and written. */
+static void close_if_done(conn_t *c)
+{
+    if (c->eof && !c->closing && !c->busy && c->refs == 0 && c->in_off == c->in.len)
+        conn_close(c);
+}
+
 static void on_written(uv_write_t *req, int status)
 {
     write_req_t *w = (write_req_t *)req;
@@ -280,6 +293,7 @@ static void on_written(uv_write_t *req, int status)
     c->refs--;
     if ((status < 0 || w->close_after) && !c->closing) conn_close(c);
     free(w);
+    close_if_done(c);
     maybe_free(c);
 }
 
@@ -557,9 +571,20 @@ static void cmd_fetch(conn_t *c, const char *arg, size_t len, synq_buf_t *reply)
     size_t nq = 0;
     const char *p = arg, *w;
     size_t left = len, wl;
-    while (nq < MAX_FETCH_QUEUES && synq_fwp_word(&p, &left, &w, &wl)) names[nq++] = synq_strndup(w, wl);
-    if (nq == 0) {
-        synq_fwp_reply_errorf(reply, "ERR", "must call fetch with at least one queue");
+    bool more = false;
+    while (synq_fwp_word(&p, &left, &w, &wl)) {
+        if (nq == MAX_FETCH_QUEUES) {
+            more = true;
+            break;
+        }
+        names[nq++] = synq_strndup(w, wl);
+    }
+    if (nq == 0 || more) {
+        if (nq == 0)
+            synq_fwp_reply_errorf(reply, "ERR", "must call fetch with at least one queue");
+        else
+            synq_fwp_reply_errorf(reply, "ERR", "FETCH takes at most %d queues", MAX_FETCH_QUEUES);
+        for (size_t i = 0; i < nq; i++) free(names[i]);
         return;
     }
     bool idle = c->worker && c->worker->state != SYNQ_FAKTORY_RUNNING;
@@ -757,6 +782,8 @@ static void cmd_info(conn_t *c, synq_buf_t *reply)
         dead += count_of(q, "dead");
         working += count_of(q, "active");
     }
+    int64_t processed, failures;
+    synq_engine_counters(f->engine, &processed, &failures);
     size_t nworkers = 0;
     void *it = NULL;
     while (synq_map_next(&f->workers, &it, NULL, NULL)) nworkers++;
@@ -768,7 +795,8 @@ static void cmd_info(conn_t *c, synq_buf_t *reply)
                     "\"total_queues\":%zu},",
                     (long long)sched, (long long)retries, (long long)dead, (long long)working,
                     (long long)working, nworkers, (long long)f->workers_reaped,
-                    (long long)f->failures, (long long)f->processed, (long long)enqueued,
+                    (long long)(failures - f->failures0), (long long)(processed - f->processed0),
+                    (long long)enqueued,
                     json_array_size(list));
     synq_buf_printf(&b,
                     "\"server\":{\"description\":\"synq (Faktory protocol)\",\"faktory_version\":"
@@ -1223,7 +1251,7 @@ static void command(conn_t *c, const char *line, size_t len)
     case SYNQ_FWP_CMD_INFO: cmd_info(c, &reply); break;
     case SYNQ_FWP_CMD_FLUSH:
         synq_engine_flush(f->engine);
-        f->processed = f->failures = 0;
+        synq_engine_counters(f->engine, &f->processed0, &f->failures0);
         synq_fwp_reply_ok(&reply);
         wrote = true;
         break;
@@ -1268,10 +1296,12 @@ static void process(conn_t *c)
     if (c->closing) return;
     synq_buf_consume(&c->in, c->in_off);
     c->in_off = 0;
-    if (c->busy && c->reading) {
+    if (c->eof) {
+        close_if_done(c);
+    } else if (c->reading && c->in.len > INPUT_HIGH_WATER) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
-    } else if (!c->busy && !c->reading) {
+    } else if (!c->reading && c->in.len <= INPUT_HIGH_WATER) {
         resume(c);
     }
 }
@@ -1287,8 +1317,16 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     conn_t *c = s->data;
+    if (nread == UV_EOF && !c->waiter && !c->closing) {
+        /* a half-close: answer what came, then close */
+        c->eof = true;
+        uv_read_stop(s);
+        c->reading = false;
+        process(c);
+        return;
+    }
     if (nread < 0) {
-        conn_close(c);
+        conn_close(c); /* withdraws a waiting FETCH: no job goes to a peer that left */
         return;
     }
     if (nread == 0 || c->closing) return;
@@ -1343,18 +1381,6 @@ static void on_connection(uv_stream_t *server, int status)
     resume(c);
 }
 
-/* ---- counters ------------------------------------------------------------------- */
-
-static void on_job_event(const synq_jobev_t *ev, void *arg)
-{
-    synq_faktory_t *f = arg;
-    if (f == NULL || ev->kind != SYNQ_JOBEV_STATE) return;
-    if (ev->job->state == SYNQ_JOB_COMPLETED) f->processed++;
-    else if ((ev->job->state == SYNQ_JOB_RETRY || ev->job->state == SYNQ_JOB_DEAD) &&
-             ev->job->err_message)
-        f->failures++;
-}
-
 /* ---- lifetime ---------------------------------------------------------------------- */
 
 synq_faktory_t *synq_faktory_start(synq_engine_t *e, const synq_faktory_config_t *cfg, int *err)
@@ -1388,7 +1414,6 @@ synq_faktory_t *synq_faktory_start(synq_engine_t *e, const synq_faktory_config_t
     uint64_t every = SYNQ_MIN(f->cfg.worker_ttl_ms / 4, 15000);
     uv_timer_start(&f->reaper, on_reaper, every ? every : 1, every ? every : 1);
     f->open_handles = 2;
-    synq_engine_on_event(e, on_job_event, f);
     return f;
 }
 

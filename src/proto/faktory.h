@@ -38,8 +38,7 @@ typedef struct synq_faktory_config_s {
  * the address is bad or taken. */
 synq_faktory_t *synq_faktory_start(synq_engine_t *e, const synq_faktory_config_t *cfg, int *err);
 
-/* Frees f after synq_faktory_close finished and the engine is closed (f
- * listens to the engine's job events until then). NULL is fine. */
+/* Frees f once synq_faktory_close has called back. NULL is fine. */
 void synq_faktory_free(synq_faktory_t *f);
 
 /* The bound address ("127.0.0.1:7419"). */
