@@ -32,7 +32,7 @@ REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all run test unit replay e2e bench bench-sched bench-fanout fuzz clean deps test-deps lint format
+.PHONY: all run test unit replay e2e bench bench-sched bench-fanout bench-faktory fuzz clean deps test-deps lint format
 all: synq
 
 synq: $(BUILD)/synq
@@ -105,6 +105,12 @@ bench-sched: deps
 bench-fanout: deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/synq
 	$(Q)SYNQ_BIN=$(BUILD)/synq bench/fanout.sh
+
+# Faktory protocol benchmark (about 1 minute): 100,000 jobs pushed with PUSHB and drained
+# by a C FWP client (50 connections) and by faktory-worker (concurrency 50) (bench/faktory.sh).
+bench-faktory: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/synq
+	$(Q)SYNQ_BIN=$(BUILD)/synq bench/faktory.sh
 
 $(BUILD)/bench/cron_next: bench/cron_next.c $(LIB_OBJS)
 	@mkdir -p $(@D)

@@ -502,6 +502,15 @@ synq_job_t *synq_job_from_json(const json_t *obj, int64_t now_us, char *err, siz
         if (duration_field(delay, &d)) FAIL("delay: must be a duration such as \"30s\" or \"5m\"");
         run_at = now_us + d;
     }
+    synq_job_place(job, run_at, now_us);
+    return job;
+fail:
+    synq_job_free(job);
+    return NULL;
+}
+
+void synq_job_place(synq_job_t *job, int64_t run_at, int64_t now_us)
+{
     if (run_at > now_us) {
         job->state = SYNQ_JOB_SCHEDULED;
         job->run_at = run_at;
@@ -509,10 +518,6 @@ synq_job_t *synq_job_from_json(const json_t *obj, int64_t now_us, char *err, siz
         job->state = SYNQ_JOB_QUEUED;
         job->enqueued_at = now_us;
     }
-    return job;
-fail:
-    synq_job_free(job);
-    return NULL;
 }
 
 /* Writers for the job's JSON form; keys are literals, so no escaping. */

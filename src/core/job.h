@@ -141,6 +141,10 @@ void synq_job_free(synq_job_t *job);
  * Returned job is freed with synq_job_free(). */
 synq_job_t *synq_job_from_json(const json_t *obj, int64_t now_us, char *err, size_t errlen);
 
+/* Sets a new job's first state: scheduled at run_at when that is after
+ * now_us, else queued (enqueued now). */
+void synq_job_place(synq_job_t *job, int64_t run_at, int64_t now_us);
+
 /* Appends the job's public JSON form to out (callback secrets left out). */
 void synq_job_to_json(const synq_job_t *job, synq_buf_t *out);
 

@@ -172,13 +172,7 @@ synq_job_t *synq_fwp_job_from_json(const json_t *obj, int64_t now_us, char *err,
     if (json_object_size(echo)) job->fwp = dump(echo);
     json_decref(echo);
 
-    if (at > now_us) {
-        job->state = SYNQ_JOB_SCHEDULED;
-        job->run_at = at;
-    } else {
-        job->state = SYNQ_JOB_QUEUED;
-        job->enqueued_at = now_us;
-    }
+    synq_job_place(job, at, now_us);
     return job;
 fail:
     synq_job_free(job);
