@@ -43,69 +43,20 @@ OUT=build/bench
 FANOUT=$OUT/fanout
 RESULTS=$OUT/fanout.txt
 
-if [ -z "${SYNQ_BIN:-}" ]; then
-    make --no-print-directory BUILD=build/bench build/bench/synq
-    SYNQ_BIN=build/bench/synq
-fi
-[ -x "$SYNQ_BIN" ] || { echo "bench: $SYNQ_BIN is not an executable (set SYNQ_BIN)" >&2; exit 2; }
+synq_server_bin
 mkdir -p "$OUT"
 # shellcheck disable=SC2046
 gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$FANOUT" bench/fanout.c \
     $(pkg-config --cflags --libs libuv)
 
-CLK_TCK=$(getconf CLK_TCK)
-SERVER_PID=
-DATA=
-
-# start_server: sets SERVER_PID, DATA and URL.
-start_server() {
-    DATA=$(mktemp -d "$DATA_ROOT/synq-fanout.XXXXXX")
-    : >"$DATA/server.log"
-    "$SYNQ_BIN" serve --http 127.0.0.1:0 --faktory off --data "$DATA/db" --durability "$DURABILITY" \
-        --log-level info 2>"$DATA/server.log" &
-    SERVER_PID=$!
-    synq_wait_listening "$SERVER_PID" "$DATA/server.log"
-}
-
-# stop_server: reports the server's warnings, SIGTERM, up to 10 s for a
-# clean exit, then SIGKILL. A server that died on its own is reported.
+# stop_server: reports a server that died on its own and the server's
+# warnings, then stops it.
 stop_server() {
-    if [ -n "$SERVER_PID" ]; then
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "SERVER DIED; last lines of its log:" | tee -a "$RESULTS"
-            tail -20 "$DATA/server.log" | tee -a "$RESULTS"
-        fi
-        local warns
-        warns=$(grep -E 'level=(warn|error)' "$DATA/server.log" | grep -v 'no --api-key' || true)
-        if [ -n "$warns" ]; then
-            echo "server warnings and errors ($(echo "$warns" | wc -l); the first 5):" | tee -a "$RESULTS"
-            echo "$warns" | head -5 | tee -a "$RESULTS"
-        fi
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 100); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=
-    fi
-    if [ -n "$DATA" ]; then
-        rm -rf "$DATA"
-        DATA=
-    fi
+    synq_server_report "$RESULTS" || true
+    synq_stop_server
 }
 trap stop_server EXIT
 trap 'exit 130' INT TERM
-
-server_cpu() {
-    awk -v tck="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / tck }' \
-        "/proc/$SERVER_PID/stat"
-}
-
-server_kb() {
-    awk -v f="$1:" '$1 == f { print $2 }' "/proc/$SERVER_PID/status"
-}
 
 # j FIELD: a number from the JSON line in $LINE (jq when present).
 j() {
@@ -122,12 +73,7 @@ mib() {
 }
 
 {
-    echo "# synq fan-out bench $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "# binary=$SYNQ_BIN built=$(date -u -r "$SYNQ_BIN" +%Y-%m-%dT%H:%M:%SZ)" \
-        "head=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-        "src_files_newer_than_binary=$(find src -newer "$SYNQ_BIN" -name '*.[ch]' 2>/dev/null | wc -l)"
-    echo "# cpus=$(nproc) model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
-        "load1=$(cut -d' ' -f1 /proc/loadavg)"
+    synq_bench_header "synq fan-out bench"
     echo "# durability=$DURABILITY n=$N rate=$RATE secs=$SECS size=$SIZE pubconns=$PUBCONNS" \
         "window=$WINDOW idle=$IDLE hold=$HOLD"
 } | tee "$RESULTS"
@@ -135,16 +81,16 @@ mib() {
 rc=0
 
 # ---- 1. fan-out ---------------------------------------------------------------
-start_server
-cpu0=$(server_cpu)
-rss0=$(server_kb VmRSS)
+synq_start_server fanout "$DURABILITY" off
+cpu0=$(synq_server_cpu)
+rss0=$(synq_server_kb VmRSS)
 frc=0
 LINE=$("$FANOUT" -n "$N" -r "$RATE" -d "$SECS" -s "$SIZE" -P "$PUBCONNS" -W "$WINDOW" \
     -p "$SERVER_PID" "${URL#http://}") || frc=$?
 echo "$LINE" | tee -a "$RESULTS"
 if kill -0 "$SERVER_PID" 2>/dev/null; then
-    cpu1=$(server_cpu)
-    echo "server: rss_before_kb=$rss0 rss_kb=$(server_kb VmRSS) hwm_kb=$(server_kb VmHWM)" \
+    cpu1=$(synq_server_cpu)
+    echo "server: rss_before_kb=$rss0 rss_kb=$(synq_server_kb VmRSS) hwm_kb=$(synq_server_kb VmHWM)" \
         "cpu_secs_whole_run=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')" |
         tee -a "$RESULTS"
 fi
@@ -174,7 +120,7 @@ fi
 # ---- 2. idle connections ----------------------------------------------------------
 if [ "$IDLE" -gt 0 ]; then
     echo | tee -a "$RESULTS"
-    start_server
+    synq_start_server fanout "$DURABILITY" off
     sleep 0.5 # let the start-up settle before the baseline
     frc=0
     LINE=$("$FANOUT" --idle "$IDLE" --hold "$HOLD" -a "$ADDRS" -p "$SERVER_PID" "${URL#http://}") ||

@@ -15,13 +15,6 @@
  * and a hard timeout (-t, default 120 s) after which the process exits with
  * status 2 whatever it is doing. Any unexpected status or a closed connection
  * ends the run with status 1 and a message on stderr. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,10 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "benchlib.h"
 
 #define MAX_THREADS 256
 #define MAX_JOBS 10000000ULL
@@ -44,104 +37,8 @@
 /* Long-poll used by consumers that run alongside a producer. */
 #define E2E_WAIT "500ms"
 
-/* ---- small helpers -------------------------------------------------------- */
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("loadgen: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-} buf_t;
-
-/* Makes room for `extra` more bytes plus a terminating NUL. */
-static void buf_reserve(buf_t *b, size_t extra)
-{
-    if (b->len + extra + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    b->data = realloc(b->data, cap);
-    if (b->data == NULL) die("out of memory");
-    b->cap = cap;
-}
-
-static void buf_printf(buf_t *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) die("vsnprintf failed");
-    buf_reserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static unsigned long parse_num(const char *s, const char *what, unsigned long lo, unsigned long hi)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        die("%s: must be an integer from %lu to %lu, not '%s'", what, lo, hi, s);
-    return v;
-}
-
-/* ---- configuration shared by every thread --------------------------------- */
-
-static struct sockaddr_in g_addr;
-static const char *g_queue = "bench";
-static uint64_t g_jobs;
-
-/* Progress counters: jobs claimed by producers, fetched and acked. */
-static atomic_uint_fast64_t g_claimed, g_fetched, g_acked;
-static atomic_uint_fast64_t g_requests;
-static double g_start, g_end, g_enqueue_end;
-static pthread_mutex_t g_end_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_barrier_t g_ready;
-
-/* Accepts http://127.0.0.1:PORT (any 127.0.0.0/8 address), with or without
- * the scheme; anything else is refused so the tool never leaves the host. */
-static void parse_url(const char *url)
-{
-    const char *p = url;
-    if (strncmp(p, "http://", 7) == 0) p += 7;
-    char host[64];
-    const char *colon = strchr(p, ':');
-    if (colon == NULL || (size_t)(colon - p) >= sizeof host)
-        die("URL must be http://127.0.0.1:PORT");
-    memcpy(host, p, (size_t)(colon - p));
-    host[colon - p] = '\0';
-    char port[16];
-    size_t plen = strcspn(colon + 1, "/");
-    if (plen == 0 || plen >= sizeof port) die("URL must be http://127.0.0.1:PORT");
-    memcpy(port, colon + 1, plen);
-    port[plen] = '\0';
-    memset(&g_addr, 0, sizeof g_addr);
-    g_addr.sin_family = AF_INET;
-    g_addr.sin_port = htons((uint16_t)parse_num(port, "port", 1, 65535));
-    if (inet_pton(AF_INET, host, &g_addr.sin_addr) != 1 ||
-        (ntohl(g_addr.sin_addr.s_addr) >> 24) != 127)
-        die("only loopback addresses (127.x.x.x) are allowed, not '%s'", host);
-}
+/* The end of the last producer (g_end is the last consumer's). */
+static double g_enqueue_end;
 
 /* ---- one keep-alive HTTP/1.1 connection ---------------------------------- */
 
@@ -157,46 +54,13 @@ typedef struct {
 static void conn_open(conn_t *c)
 {
     memset(c, 0, sizeof *c);
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) die("socket: %s", strerror(errno));
-    int one = 1;
-    if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
-        die("TCP_NODELAY: %s", strerror(errno));
-    if (connect(c->fd, (const struct sockaddr *)&g_addr, sizeof g_addr) < 0)
-        die("connect: %s", strerror(errno));
+    c->fd = connect_loopback();
 }
 
 static void conn_close(conn_t *c)
 {
     close(c->fd);
     free(c->in.data);
-}
-
-static void send_all(int fd, const char *p, size_t n, int flags)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, flags | MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            die("send: %s", strerror(errno));
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-static void read_more(conn_t *c, size_t want)
-{
-    buf_reserve(&c->in, want);
-    for (;;) {
-        ssize_t r = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1, 0);
-        if (r > 0) {
-            c->in.len += (size_t)r;
-            return;
-        }
-        if (r == 0) die("the server closed the connection");
-        if (errno != EINTR) die("recv: %s", strerror(errno));
-    }
 }
 
 /* Finds header `name` (case-insensitive, RFC 9110 section 5.1) in the block
@@ -240,7 +104,7 @@ static void conn_request(conn_t *c, const char *method, const char *path, const 
     c->in.len = 0;
     char *hend;
     for (;;) {
-        read_more(c, READ_CHUNK);
+        recv_more(c->fd, &c->in, READ_CHUNK);
         c->in.data[c->in.len] = '\0';
         if ((hend = memmem(c->in.data, c->in.len, "\r\n\r\n", 4))) break;
         if (c->in.len > HEADER_MAX) die("response headers over %d bytes", HEADER_MAX);
@@ -255,7 +119,7 @@ static void conn_request(conn_t *c, const char *method, const char *path, const 
     if (c->in.len < hlen + clen) {
         buf_reserve(&c->in, hlen + clen - c->in.len);
         while (c->in.len < hlen + clen)
-            read_more(c, 0);
+            recv_more(c->fd, &c->in, 0);
     }
     if (c->in.len > hlen + clen) die("unexpected bytes after a response");
     c->body = c->in.data + hlen;
@@ -271,9 +135,6 @@ static void expect_status(const conn_t *c, int want, const char *what)
 
 /* ---- workload ------------------------------------------------------------- */
 
-static const char PAD[] =
-    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abc";
-
 /* One job with ~100 bytes of args and no "id" member anywhere. */
 static void put_job(buf_t *b, uint64_t seq)
 {
@@ -282,28 +143,8 @@ static void put_job(buf_t *b, uint64_t seq)
                g_queue, (unsigned long long)seq, PAD);
 }
 
-/* Claims the next [*first, *first + *n) slice of at most `batch` jobs;
- * false when all g_jobs are claimed. */
-static bool claim(uint64_t batch, uint64_t *first, uint64_t *n)
-{
-    uint64_t f = atomic_fetch_add(&g_claimed, batch);
-    if (f >= g_jobs) return false;
-    *first = f;
-    *n = g_jobs - f < batch ? g_jobs - f : batch;
-    return true;
-}
-
-static void mark_end(double *slot)
-{
-    double t = now_s();
-    pthread_mutex_lock(&g_end_lock);
-    if (t > *slot) *slot = t;
-    pthread_mutex_unlock(&g_end_lock);
-}
-
 typedef struct {
-    pthread_t tid;
-    int index;
+    bench_thread_t t; /* first: run() fills in the thread and index */
     /* producers */
     uint64_t batch; /* jobs per bulk request; 0 = POST /v1/jobs one at a time */
     /* consumers */
@@ -362,7 +203,7 @@ static void consume(conn_t *c, const worker_t *w)
     if (ids == NULL) die("out of memory");
     buf_t fetch = {0}, ack = {0};
     buf_printf(&fetch, "{\"queues\":[\"%s\"],\"max\":%d,\"worker\":\"w%d\"%s}", g_queue, w->max,
-               w->index, w->wait ? ",\"wait\":\"" E2E_WAIT "\"" : "");
+               w->t.index, w->wait ? ",\"wait\":\"" E2E_WAIT "\"" : "");
     while (atomic_load(&g_fetched) < g_jobs) {
         conn_request(c, "POST", "/v1/fetch", fetch.data, fetch.len);
         if (c->status == 204) {
@@ -375,7 +216,7 @@ static void consume(conn_t *c, const worker_t *w)
         atomic_fetch_add(&g_fetched, (uint64_t)n);
         if (w->ack_bulk) {
             ack.len = 0;
-            buf_printf(&ack, "{\"worker\":\"w%d\",\"jobs\":[", w->index);
+            buf_printf(&ack, "{\"worker\":\"w%d\",\"jobs\":[", w->t.index);
             for (int i = 0; i < n; i++)
                 buf_printf(&ack, "%s{\"id\":\"%s\",\"result\":{\"ok\":true}}", i ? "," : "",
                            ids[i]);
@@ -388,7 +229,7 @@ static void consume(conn_t *c, const worker_t *w)
                 char path[ID_MAX + 32];
                 snprintf(path, sizeof path, "/v1/jobs/%s/ack", ids[i]);
                 ack.len = 0;
-                buf_printf(&ack, "{\"worker\":\"w%d\",\"result\":{\"ok\":true}}", w->index);
+                buf_printf(&ack, "{\"worker\":\"w%d\",\"result\":{\"ok\":true}}", w->t.index);
                 conn_request(c, "POST", path, ack.data, ack.len);
                 expect_status(c, 200, "ack");
             }
@@ -419,37 +260,10 @@ static void *worker_main(void *arg)
 
 /* ---- phases ----------------------------------------------------------------- */
 
-static double cpu_secs(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 /* Runs the workers, all connected before the clock starts, and joins them. */
-static void run(worker_t *ws, int n)
+static void run_workers(worker_t *ws, int n)
 {
-    if (pthread_barrier_init(&g_ready, NULL, (unsigned)n + 1)) die("pthread_barrier_init failed");
-    for (int i = 0; i < n; i++) {
-        ws[i].index = i;
-        if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i])) die("pthread_create failed");
-    }
-    pthread_barrier_wait(&g_ready);
-    g_start = now_s();
-    for (int i = 0; i < n; i++)
-        pthread_join(ws[i].tid, NULL);
-    pthread_barrier_destroy(&g_ready);
-}
-
-static void report(const char *phase, double end, const char *extra)
-{
-    double secs = end - g_start;
-    if (secs <= 0) secs = 1e-9;
-    printf("phase=%s jobs=%llu secs=%.3f jobs_per_sec=%.0f requests=%llu client_cpu_secs=%.2f%s\n",
-           phase, (unsigned long long)g_jobs, secs, (double)g_jobs / secs,
-           (unsigned long long)atomic_load(&g_requests), cpu_secs(), extra ? extra : "");
-    fflush(stdout);
+    run(ws, sizeof *ws, n, worker_main);
 }
 
 static void check_acked(void)
@@ -458,15 +272,6 @@ static void check_acked(void)
     if (acked != g_jobs)
         die("acked %llu jobs, expected %llu (was the queue '%s' filled by this run?)",
             (unsigned long long)acked, (unsigned long long)g_jobs, g_queue);
-}
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char msg[] = "loadgen: hard timeout reached, giving up\n";
-    ssize_t rc = write(2, msg, sizeof msg - 1);
-    (void)rc;
-    _exit(2);
 }
 
 static void usage(void)
@@ -488,36 +293,14 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+    bench_prog = "loadgen";
     unsigned long timeout_s = 120;
-    int opt;
-    while ((opt = getopt(argc, argv, "+q:t:h")) != -1) {
-        switch (opt) {
-        case 'q':
-            g_queue = optarg;
-            break;
-        case 't':
-            timeout_s = parse_num(optarg, "-t", 1, 3600);
-            break;
-        default:
-            usage();
-        }
-    }
-    argc -= optind;
-    argv += optind;
-    if (argc < 3) usage();
-    if (strlen(g_queue) == 0 || strlen(g_queue) > 128 ||
-        strspn(g_queue, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.:") !=
-            strlen(g_queue))
-        die("-q: 1-128 characters of A-Z a-z 0-9 _ - . :");
+    parse_args(&argc, &argv, &timeout_s, "_-.:", usage);
     const char *cmd = argv[0];
-    parse_url(argv[1]);
+    parse_loopback(argv[1], "http://", "URL must be http://127.0.0.1:PORT");
     g_jobs = parse_num(argv[2], "N", 1, MAX_JOBS);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sigaction(SIGALRM, &sa, NULL);
-    alarm((unsigned)timeout_s);
+    start_timeout(timeout_s);
 
     static worker_t ws[MAX_THREADS + 1];
     if (strcmp(cmd, "enqueue-bulk") == 0 && (argc == 4 || argc == 5)) {
@@ -525,27 +308,27 @@ int main(int argc, char **argv)
         int conns = argc == 5 ? (int)parse_num(argv[4], "CONNS", 1, MAX_THREADS) : 1;
         for (int i = 0; i < conns; i++)
             ws[i] = (worker_t){.producer = true, .batch = batch};
-        run(ws, conns);
+        run_workers(ws, conns);
         report(cmd, g_enqueue_end, NULL);
     } else if (strcmp(cmd, "enqueue-single") == 0 && argc == 4) {
         int conns = (int)parse_num(argv[3], "CONNS", 1, MAX_THREADS);
         for (int i = 0; i < conns; i++)
             ws[i] = (worker_t){.producer = true, .batch = 0};
-        run(ws, conns);
+        run_workers(ws, conns);
         report(cmd, g_enqueue_end, NULL);
     } else if (strcmp(cmd, "drain-batch") == 0 && argc == 5) {
         int workers = (int)parse_num(argv[3], "WORKERS", 1, MAX_THREADS);
         int max = (int)parse_num(argv[4], "MAX", 1, MAX_FETCH);
         for (int i = 0; i < workers; i++)
             ws[i] = (worker_t){.max = max, .ack_bulk = true};
-        run(ws, workers);
+        run_workers(ws, workers);
         check_acked();
         report(cmd, g_end, NULL);
     } else if (strcmp(cmd, "drain-single") == 0 && argc == 4) {
         int workers = (int)parse_num(argv[3], "WORKERS", 1, MAX_THREADS);
         for (int i = 0; i < workers; i++)
             ws[i] = (worker_t){.max = 1};
-        run(ws, workers);
+        run_workers(ws, workers);
         check_acked();
         report(cmd, g_end, NULL);
     } else if (strcmp(cmd, "e2e-batch") == 0 && argc == 6) {
@@ -555,7 +338,7 @@ int main(int argc, char **argv)
         ws[0] = (worker_t){.producer = true, .batch = batch};
         for (int i = 1; i <= workers; i++)
             ws[i] = (worker_t){.max = max, .ack_bulk = true, .wait = true};
-        run(ws, workers + 1);
+        run_workers(ws, workers + 1);
         check_acked();
         char extra[64];
         snprintf(extra, sizeof extra, " enqueue_secs=%.3f", g_enqueue_end - g_start);

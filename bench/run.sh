@@ -52,64 +52,8 @@ RESULTS=$OUT/results.txt
 mkdir -p "$OUT"
 gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o "$LOADGEN" bench/loadgen.c
 
-CLK_TCK=$(getconf CLK_TCK)
-SERVER_PID=
-DATA=
-
-cleanup() {
-    stop_server
-}
-trap cleanup EXIT
+trap synq_stop_server EXIT
 trap 'exit 130' INT TERM
-
-# start_server DURABILITY: sets SERVER_PID, DATA and URL.
-start_server() {
-    DATA=$(mktemp -d "$DATA_ROOT/synq-bench.XXXXXX")
-    : >"$DATA/server.log" # exists before the first poll below
-    ${SERVER_WRAP:-} "$SYNQ_BIN" serve --http 127.0.0.1:0 --faktory off --data "$DATA/db" --durability "$1" \
-        --log-level info 2>"$DATA/server.log" &
-    SERVER_PID=$!
-    synq_wait_listening "$SERVER_PID" "$DATA/server.log"
-}
-
-# stop_server: SIGTERM, up to 10 s for a clean exit, then SIGKILL.
-stop_server() {
-    if [ -n "$SERVER_PID" ]; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        local i
-        for i in $(seq 100); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=
-    fi
-    if [ -n "$DATA" ]; then
-        rm -rf "$DATA"
-        DATA=
-    fi
-}
-
-# Server CPU time so far (user + system), in seconds.
-server_cpu() {
-    awk -v tck="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / tck }' \
-        "/proc/$SERVER_PID/stat"
-}
-
-server_hwm_kb() {
-    awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status"
-}
-
-load1() {
-    cut -d' ' -f1 /proc/loadavg
-}
-
-# CPU seconds the whole machine has been busy (user, nice, system, irq,
-# softirq and steal), to tell how much else ran during a phase.
-machine_busy() {
-    awk -v tck="$CLK_TCK" '$1 == "cpu" { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / tck }' /proc/stat
-}
 
 # phase RUN DURABILITY QUEUE COMMAND ARGS...: runs one loadgen phase and
 # records its line with the run, the durability, the server CPU seconds it
@@ -119,17 +63,12 @@ phase() {
     local run=$1 dur=$2 queue=$3 cmd=$4
     shift 4
     local cpu0 busy0 cpu1 busy1 line
-    cpu0=$(server_cpu)
-    busy0=$(machine_busy)
+    cpu0=$(synq_server_cpu)
+    busy0=$(synq_machine_busy)
     line=$("$LOADGEN" -t "$TIMEOUT" -q "$queue" "$cmd" "$URL" "$JOBS" "$@")
-    cpu1=$(server_cpu)
-    busy1=$(machine_busy)
-    line="run=$run durability=$dur $line $(echo "$line" | awk -v s0="$cpu0" -v s1="$cpu1" \
-        -v b0="$busy0" -v b1="$busy1" '{
-            for (i = 1; i <= NF; i++) if ($i ~ /^client_cpu_secs=/) { split($i, kv, "="); c = kv[2] }
-            o = (b1 - b0) - (s1 - s0) - c
-            printf "server_cpu_secs=%.2f other_cpu_secs=%.2f", s1 - s0, o < 0 ? 0 : o
-        }')"
+    cpu1=$(synq_server_cpu)
+    busy1=$(synq_machine_busy)
+    line="run=$run durability=$dur $line $(synq_cpu_fields "$line" "$cpu0" "$cpu1" "$busy0" "$busy1")"
     echo "$line" | tee -a "$RESULTS"
 }
 
@@ -137,18 +76,18 @@ if [ "${1:-}" = profile ]; then
     CG_JOBS=${PROFILE_JOBS_CG:-10000}
     if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
         SERVER_WRAP="valgrind --tool=callgrind --callgrind-out-file=$OUT/callgrind.out"
-        start_server full
+        synq_start_server bench full off
         SERVER_WRAP=
         # the server is ~50x slower under callgrind: a longer timeout
         "$LOADGEN" -t 1200 -q bench-e2e e2e-batch "$URL" "$CG_JOBS" "$BATCH" "$WORKERS" "$MAX"
-        stop_server
+        synq_stop_server
         callgrind_annotate --inclusive=yes "$OUT/callgrind.out" >"$OUT/callgrind.txt"
         echo "callgrind: $OUT/callgrind.txt (callgrind_annotate --inclusive=yes)"
     else
         echo "callgrind: valgrind not installed, skipped"
     fi
     if perf record -e cpu-clock -o /dev/null -- true >/dev/null 2>&1; then
-        start_server full
+        synq_start_server bench full off
         perf record -e cpu-clock -F 1999 --call-graph dwarf,16384 -p "$SERVER_PID" \
             -o "$OUT/perf.data" 2>"$OUT/perf.log" &
         perf_pid=$!
@@ -156,7 +95,7 @@ if [ "${1:-}" = profile ]; then
         "$LOADGEN" -t "$TIMEOUT" -q bench-e2e e2e-batch "$URL" "$JOBS" "$BATCH" "$WORKERS" "$MAX"
         kill -INT "$perf_pid"
         wait "$perf_pid" || true
-        stop_server
+        synq_stop_server
         perf report -i "$OUT/perf.data" --stdio --children --sort symbol -g none \
             --percent-limit 1 >"$OUT/perf.txt" 2>/dev/null
         echo "perf: $OUT/perf.txt (perf report --children)"
@@ -168,47 +107,31 @@ fi
 
 : >"$RESULTS"
 {
-    echo "# synq bench $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "# binary=$SYNQ_BIN built=$(date -u -r "$SYNQ_BIN" +%Y-%m-%dT%H:%M:%SZ)" \
-        "head=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-        "src_files_newer_than_binary=$(find src -newer "$SYNQ_BIN" -name '*.[ch]' 2>/dev/null | wc -l)"
-    echo "# cpus=$(nproc) model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo) load1=$(load1)"
+    synq_bench_header "synq bench"
     echo "# data_root=$DATA_ROOT fs=$(df -PT "$DATA_ROOT" | awk 'NR == 2 { print $2 }') jobs=$JOBS batch=$BATCH workers=$WORKERS max=$MAX conns=$CONNS runs=$RUNS"
 } | tee -a "$RESULTS"
 
 for run in $(seq "$RUNS"); do
     for dur in $DURABILITIES; do
-        start_server "$dur"
+        synq_start_server bench "$dur" off
         phase "$run" "$dur" bench-bulk enqueue-bulk "$BATCH"
         phase "$run" "$dur" bench-bulk drain-batch "$WORKERS" "$MAX"
         phase "$run" "$dur" bench-single enqueue-single "$CONNS"
         phase "$run" "$dur" bench-single drain-single "$CONNS"
-        echo "run=$run durability=$dur phase=server vm_hwm_kb=$(server_hwm_kb)" | tee -a "$RESULTS"
-        stop_server
+        echo "run=$run durability=$dur phase=server vm_hwm_kb=$(synq_server_kb VmHWM)" | tee -a "$RESULTS"
+        synq_stop_server
 
-        start_server "$dur"
+        synq_start_server bench "$dur" off
         phase "$run" "$dur" bench-e2e e2e-batch "$BATCH" "$WORKERS" "$MAX"
-        echo "run=$run durability=$dur phase=server-e2e vm_hwm_kb=$(server_hwm_kb)" | tee -a "$RESULTS"
-        stop_server
+        echo "run=$run durability=$dur phase=server-e2e vm_hwm_kb=$(synq_server_kb VmHWM)" | tee -a "$RESULTS"
+        synq_stop_server
     done
 done
 
 # Summary: per durability and phase, the median over the runs (and the
 # range when there was more than one), in the order the phases ran.
 echo
-awk '
-    function get(k,   i, kv) {
-        for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) return kv[2] }
-        return ""
-    }
-    # median of the n values v[key, 1..n] (sorted in place)
-    function median(key, n,   i, j, t) {
-        for (i = 2; i <= n; i++)
-            for (j = i; j > 1 && v[key, j - 1] + 0 > v[key, j] + 0; j--) {
-                t = v[key, j]; v[key, j] = v[key, j - 1]; v[key, j - 1] = t
-            }
-        return n % 2 ? v[key, (n + 1) / 2] : (v[key, n / 2] + v[key, n / 2 + 1]) / 2
-    }
+awk "$SYNQ_AWK_SUMMARY"'
     /^#/ { next }
     {
         key = get("durability") " " get("phase")

@@ -32,49 +32,20 @@ SECS=${SCHED_SECS:-60}
 DATA_ROOT=${BENCH_DATA_ROOT:-${TMPDIR:-/tmp}}
 OUT=build/bench
 RESULTS=$OUT/sched.txt
-export CLK_TCK
-CLK_TCK=$(getconf CLK_TCK)
+KEEP_DATA=${SCHED_KEEP_DATA:-}
+export CLK_TCK # for bench/sched_check.js
 
 [ -x "$SYNQ_BIN" ] || { echo "bench: $SYNQ_BIN is not an executable (set SYNQ_BIN)" >&2; exit 2; }
 command -v node >/dev/null || { echo "bench: node is needed for bench/sched_check.js" >&2; exit 2; }
 mkdir -p "$OUT"
 
-SERVER_PID=
-DATA=
-
-stop_server() {
-    if [ -n "$SERVER_PID" ]; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 100); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=
-    fi
-    if [ -n "$DATA" ]; then
-        if [ -n "${SCHED_KEEP_DATA:-}" ]; then echo "data kept in $DATA"; else rm -rf "$DATA"; fi
-        DATA=
-    fi
-}
-trap stop_server EXIT
+trap synq_stop_server EXIT
 trap 'exit 130' INT TERM
 
-DATA=$(mktemp -d "$DATA_ROOT/synq-sched.XXXXXX")
-: >"$DATA/server.log"
-"$SYNQ_BIN" serve --http 127.0.0.1:0 --faktory off --data "$DATA/db" --durability "$DURABILITY" \
-    --log-level info 2>"$DATA/server.log" &
-SERVER_PID=$!
-synq_wait_listening "$SERVER_PID" "$DATA/server.log"
+synq_start_server sched "$DURABILITY" off
 
 {
-    echo "# synq sched bench $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "# binary=$SYNQ_BIN built=$(date -u -r "$SYNQ_BIN" +%Y-%m-%dT%H:%M:%SZ)" \
-        "head=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-        "src_files_newer_than_binary=$(find src -newer "$SYNQ_BIN" -name '*.[ch]' 2>/dev/null | wc -l)"
-    echo "# cpus=$(nproc) model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
-        "load1=$(cut -d' ' -f1 /proc/loadavg)"
+    synq_bench_header "synq sched bench"
     echo "# data_root=$DATA_ROOT fs=$(df -PT "$DATA_ROOT" | awk 'NR == 2 { print $2 }')" \
         "durability=$DURABILITY secs=$SECS"
 } | tee "$RESULTS"
@@ -87,7 +58,7 @@ if grep -qE 'level=(warn|error)' "$DATA/server.log"; then
     echo "server warnings and errors (first 5):" | tee -a "$RESULTS"
     grep -E 'level=(warn|error)' "$DATA/server.log" | head -5 | tee -a "$RESULTS"
 fi
-stop_server
+synq_stop_server
 
 if [ -x "$CRON_NEXT" ]; then
     echo | tee -a "$RESULTS"
