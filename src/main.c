@@ -421,7 +421,8 @@ static int serve_main(int argc, char **argv)
     int64_t fttl = 0;
     char fpw[1024];
     if (!bad && parse_size(o.faktory_max_line, &fcfg.max_line)) bad = "--faktory-max-line";
-    if (!bad && (parse_dur(o.faktory_worker_ttl, &fttl) || fttl < 1000)) bad = "--faktory-worker-ttl";
+    if (!bad && (parse_dur(o.faktory_worker_ttl, &fttl) || fttl < SYNQ_US_PER_SEC))
+        bad = "--faktory-worker-ttl";
     if (!bad && read_secret(o.faktory_password, fpw, sizeof fpw)) bad = "--faktory-password";
     fcfg.worker_ttl_ms = (uint64_t)fttl / 1000;
     fcfg.password = fpw;
