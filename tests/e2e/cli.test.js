@@ -5,8 +5,6 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawnSync } = require('node:child_process');
-const net = require('node:net');
 const h = require('./helpers');
 
 let server;
@@ -21,38 +19,22 @@ after(async () => {
   if (server) assert.equal(await server.stop(), 0, 'server exits 0 on SIGTERM');
 });
 
-// Runs `synq <args>` against the test server (unless args name another) and
-// returns { status, stdout, stderr }. opts.env replaces SYNQ_SERVER handling.
+// Runs `synq <args>` against the test server (unless opts.noServer: args
+// name another or none) and returns { status, stdout, stderr }. No server
+// variable is passed on but those in opts.env.
 function synq(args, opts = {}) {
-  const env = { ...process.env };
-  delete env.SYNQ_SERVER;
-  Object.assign(env, opts.env || {});
   const withServer = opts.noServer ? args : [args[0], '--server', server.url, ...args.slice(1)];
-  const r = spawnSync(h.BIN, withServer, { encoding: 'utf8', timeout: 20000, input: opts.input, env });
-  assert.equal(r.error, undefined, `spawn ${args.join(' ')}`);
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return h.runCli(withServer, { input: opts.input, env: h.cliEnv(opts.env) });
 }
 
-// Asserts exit 0 and returns stdout parsed as JSON.
+// Asserts exit 0 with nothing on stderr and returns stdout parsed as JSON.
 function json(args, opts) {
-  const r = synq(args, opts);
-  assert.equal(r.status, 0, `synq ${args.join(' ')}: ${r.stderr}`);
-  assert.equal(r.stderr, '');
-  return JSON.parse(r.stdout);
+  return JSON.parse(h.cliOk(synq(args, opts), args));
 }
 
 // Splits a table into rows of cells (header first).
 function table(stdout) {
   return stdout.trimEnd().split('\n').map((l) => l.trim().split(/\s{2,}/));
-}
-
-// A port nothing listens on.
-async function closedPort() {
-  const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 test('enqueue prints the stored job as JSON', async () => {
@@ -121,7 +103,7 @@ test('enqueue: server errors go to stderr with exit 1', () => {
 });
 
 test('enqueue: usage errors exit 2 without contacting the server', async () => {
-  const port = await closedPort(); // a request would fail with 1, not 2
+  const port = await h.closedPort(); // a request would fail with 1, not 2
   const bad = [
     [], // no TYPE
     ['t', '[1]', 'extra'],
@@ -285,7 +267,7 @@ test('queues prints a table of queues and their counts', async () => {
 });
 
 test('SYNQ_SERVER picks the server; --server wins over it', async () => {
-  const port = await closedPort();
+  const port = await h.closedPort();
   const { id } = json(['enqueue', 'env'], { noServer: true, env: { SYNQ_SERVER: server.url } });
   assert.match(id, h.ULID_RE);
   const r = synq(['job', '--server', server.url, id], { noServer: true, env: { SYNQ_SERVER: `http://127.0.0.1:${port}` } });
@@ -296,7 +278,7 @@ test('SYNQ_SERVER picks the server; --server wins over it', async () => {
 });
 
 test('connection refused: exit 1 with the reason on stderr, for every command', async () => {
-  const port = await closedPort();
+  const port = await h.closedPort();
   const url = `http://127.0.0.1:${port}`;
   for (const args of [['enqueue', 't'], ['job', 'x'], ['jobs'], ['queues']]) {
     const viaFlag = synq([args[0], '--server', url, ...args.slice(1)], { noServer: true });

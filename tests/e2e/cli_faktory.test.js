@@ -6,9 +6,7 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const h = require('./helpers');
@@ -20,18 +18,13 @@ let seq = 0;
 const uq = (name) => `${name}-${process.pid}-${++seq}`;
 const JID_RE = /^[0-9a-f]{24}$/;
 
-// The FWP address from the startup line, e.g. "127.0.0.1:40123".
-function faktoryAddr(srv) {
-  const m = srv.stderr.match(/msg=listening\S* .*?faktory=(\S+)/);
-  assert.ok(m, `no faktory= in the startup line:\n${srv.stderr}`);
-  return m[1];
-}
-
 before(async () => {
   server = await h.startServer({ args: ['--faktory', '127.0.0.1:0'] });
-  server.fwp = 'tcp://' + faktoryAddr(server);
+  assert.ok(server.faktory, `no faktory= in the startup line:\n${server.stderr}`);
+  server.fwp = server.faktoryUrl;
   locked = await h.startServer({ args: ['--faktory', '127.0.0.1:0', '--faktory-password', PASSWORD] });
-  locked.addr = faktoryAddr(locked);
+  assert.ok(locked.faktory, `no faktory= in the startup line:\n${locked.stderr}`);
+  locked.addr = locked.faktory;
 });
 
 after(async () => {
@@ -40,29 +33,18 @@ after(async () => {
   if (locked) assert.equal(await locked.stop(), 0, 'server exits 0 on SIGTERM');
 });
 
-// The environment without any server setting, plus extra.
-function cleanEnv(extra = {}) {
-  const env = { ...process.env };
-  for (const k of ['SYNQ_SERVER', 'FAKTORY_URL', 'FAKTORY_PROVIDER']) delete env[k];
-  return Object.assign(env, extra);
-}
-
 // Runs `synq <args>` with --server SERVER after the command name (unless
-// opts.server is null) and returns { status, stdout, stderr }.
+// opts.server is null) and returns { status, stdout, stderr }. No server
+// variable is passed on but those in opts.env.
 function synq(args, opts = {}) {
   const srv = opts.server === undefined ? server.fwp : opts.server;
   const argv = srv === null ? args : [args[0], '--server', srv, ...args.slice(1)];
-  const r = spawnSync(h.BIN, argv, { encoding: 'utf8', timeout: 20000, input: opts.input, env: cleanEnv(opts.env) });
-  assert.equal(r.error, undefined, `spawn ${argv.join(' ')}`);
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return h.runCli(argv, { input: opts.input, env: h.cliEnv(opts.env) });
 }
 
 // Asserts exit 0 with nothing on stderr; returns stdout.
 function ok(args, opts) {
-  const r = synq(args, opts);
-  assert.equal(r.status, 0, `synq ${args.join(' ')}: ${r.stderr}`);
-  assert.equal(r.stderr, '');
-  return r.stdout;
+  return h.cliOk(synq(args, opts), args);
 }
 
 // Asserts the exit status and that stderr matches re; returns the result.
@@ -72,14 +54,6 @@ function fails(args, status, re, opts) {
   assert.equal(r.stdout, '');
   assert.match(r.stderr, re);
   return r;
-}
-
-async function closedPort() {
-  const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 // ---- enqueue ---------------------------------------------------------------
@@ -186,7 +160,7 @@ test('FAKTORY_URL is used when neither --server nor SYNQ_SERVER is set', async (
 });
 
 test('FAKTORY_PROVIDER names the variable that holds the URL', async () => {
-  const closed = await closedPort();
+  const closed = await h.closedPort();
   const jid = ok(['enqueue', 'provided', '--print-id'], {
     server: null,
     // FAKTORY_URL is not looked at when FAKTORY_PROVIDER is set
@@ -200,9 +174,9 @@ test('FAKTORY_PROVIDER names the variable that holds the URL', async () => {
 });
 
 test('tcp+tls is refused, a closed port is exit 1, a malformed address exit 2', async () => {
-  fails(['enqueue', 'x'], 2, /^synq enqueue: TLS is not supported/, { server: 'tcp+tls://' + faktoryAddr(server) });
+  fails(['enqueue', 'x'], 2, /^synq enqueue: TLS is not supported/, { server: 'tcp+tls://' + server.faktory });
   fails(['work', '--', 'true'], 2, /^synq work: TLS is not supported/, { server: 'tcp+tls://127.0.0.1:1' });
-  const port = await closedPort();
+  const port = await h.closedPort();
   fails(['queues'], 1, new RegExp(`^synq queues: cannot reach tcp://127\\.0\\.0\\.1:${port}: Connection refused\\n$`),
     { server: `tcp://127.0.0.1:${port}` });
   fails(['work', '--', 'true'], 1, /^synq work: cannot reach /, { server: `tcp://127.0.0.1:${port}` });
@@ -215,7 +189,7 @@ test('job, jobs and cron need the HTTP API: exit 2 with a tcp:// server', () => 
   fails(['cron', 'ls'], 2, /^synq cron: needs the HTTP API \(http:\/\/\.\.\.\)/);
   fails(['jobs'], 2, /needs the HTTP API/, { server: null, env: { FAKTORY_URL: server.fwp } });
   // the password is not echoed
-  const r = fails(['jobs'], 2, /needs the HTTP API/, { server: `tcp://:hush@${faktoryAddr(server)}` });
+  const r = fails(['jobs'], 2, /needs the HTTP API/, { server: `tcp://:hush@${server.faktory}` });
   assert.doesNotMatch(r.stderr, /hush/);
   // `cron next` needs no server at all
   const out = ok(['cron', 'next', '0 9 * * *', '-n', '1', '--after', '2026-01-01T00:00:00Z']);
@@ -242,33 +216,13 @@ test('queues over FWP lists each queue and its size from INFO', () => {
 
 const workers = new Set();
 
+// `synq work` against opts.server (default: server's FWP address), with no
+// server variable in its environment but those in opts.env.
 function startWorker(args, cmd, opts = {}) {
-  const proc = spawn(h.BIN, ['work', '--server', opts.server || server.fwp, ...args, '--', ...cmd],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(opts.env) });
-  let stderr = '';
-  proc.stderr.on('data', (d) => { stderr += d.toString(); });
-  proc.stdout.resume();
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const w = {
-    proc, exited,
-    get stderr() { return stderr; },
-    async stop(signal = 'SIGTERM') {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      const r = await exited;
-      workers.delete(w);
-      return r;
-    },
-  };
-  workers.add(w);
-  return w;
+  return h.spawnWorker(opts.server || server.fwp, args, cmd, { env: h.cliEnv(opts.env), registry: workers });
 }
 
-async function waitState(srv, id, state, w, timeoutMs = 15000) {
-  return h.waitFor(async () => {
-    const job = await h.getJob(srv, id);
-    return job.state === state ? job : null;
-  }, timeoutMs, 50, `job ${id} ${state}; worker log:\n${w ? w.stderr : ''}`);
-}
+const waitState = (srv, id, state, w, timeoutMs) => h.waitJobState(srv, id, state, timeoutMs, w);
 
 test('work over FWP: exit 0 completes the job, exit 1 leaves it in retry with the error', async () => {
   const queue = uq('work');

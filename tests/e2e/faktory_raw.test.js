@@ -177,6 +177,17 @@ class FwpConn {
 const live = new Set(); // every connection, destroyed after the file
 after(() => { for (const c of live) c.sock.destroy(); });
 
+// A describe's servers: one per option set ({} for the defaults), started
+// side by side.
+const startServers = (...opts) => Promise.all(opts.map((o) => h.startServer(o)));
+
+// A describe's after(): destroys its connections, then stops its servers,
+// each of which must exit 0. Either may be undefined when before() failed.
+async function teardown(servers, conns = []) {
+  for (const c of conns) if (c) c.destroy();
+  for (const s of servers) if (s) assert.equal(await s.stop(), 0);
+}
+
 // ---------------------------------------------------------------------------
 // Small helpers.
 
@@ -260,24 +271,26 @@ async function jobState(server, jid) {
   return res.body.state;
 }
 
-// Puts a job in the retry set: push, fetch, fail (default retry 25: the
-// first retry is 15 s or more away).
-async function makeRetry(server, c, j) {
+// Pushes j, fetches it and FAILs it once (errtype E, message boom); the job
+// must then be in state `want` (why: the assertion's message).
+async function pushFetchFail(server, c, j, want, why) {
   await push(c, j);
   const got = await fetchJob(c, j.queue);
   assert.equal(got.jid, j.jid);
   await okCmd(c, 'FAIL ' + JSON.stringify({ jid: j.jid, errtype: 'E', message: 'boom' }));
-  assert.equal(await jobState(server, j.jid), 'retry', 'failed once -> retry');
+  assert.equal(await jobState(server, j.jid), want, why);
+}
+
+// Puts a job in the retry set: push, fetch, fail (default retry 25: the
+// first retry is 15 s or more away).
+async function makeRetry(server, c, j) {
+  await pushFetchFail(server, c, j, 'retry', 'failed once -> retry');
   return j;
 }
 
 // Puts a job in the dead set (retry -1: dead at the first failure).
 async function makeDead(server, c, j) {
-  await push(c, { ...j, retry: -1 });
-  const got = await fetchJob(c, j.queue);
-  assert.equal(got.jid, j.jid);
-  await okCmd(c, 'FAIL ' + JSON.stringify({ jid: j.jid, errtype: 'E', message: 'boom' }));
-  assert.equal(await jobState(server, j.jid), 'dead', 'retry -1 failed -> dead');
+  await pushFetchFail(server, c, { ...j, retry: -1 }, 'dead', 'retry -1 failed -> dead');
   return j;
 }
 
@@ -317,15 +330,8 @@ test('pwdhash helper: the reference vectors (§1.4)', () => {
 describe('handshake', () => {
   let server, pw;
   const PASSWORD = 's3cret-raw';
-  before(async () => {
-    [server, pw] = await Promise.all([
-      h.startServer(),
-      h.startServer({ args: ['--faktory-password', PASSWORD] }),
-    ]);
-  });
-  after(async () => {
-    for (const s of [server, pw]) if (s) assert.equal(await s.stop(), 0);
-  });
+  before(async () => { [server, pw] = await startServers({}, { args: ['--faktory-password', PASSWORD] }); });
+  after(() => teardown([server, pw]));
 
   test('the greeting is exactly +HI {"v":2}, sent before the client says anything', async () => {
     const c = await FwpConn.connect(server.faktory);
@@ -439,15 +445,8 @@ describe('handshake', () => {
 
 describe('framing', () => {
   let server, small;
-  before(async () => {
-    [server, small] = await Promise.all([
-      h.startServer(),
-      h.startServer({ args: ['--faktory-max-line', '1k'] }),
-    ]);
-  });
-  after(async () => {
-    for (const s of [server, small]) if (s) assert.equal(await s.stop(), 0);
-  });
+  before(async () => { [server, small] = await startServers({}, { args: ['--faktory-max-line', '1k'] }); });
+  after(() => teardown([server, small]));
 
   test('LF-only lines (as Ruby sends them): HELLO, PUSH, FETCH, ACK, INFO', async () => {
     const c = await open(server);
@@ -626,14 +625,8 @@ describe('framing', () => {
 
 describe('errors: the Go server\'s texts, and the connection goes on', () => {
   let server, c;
-  before(async () => {
-    server = await h.startServer();
-    c = await client(server);
-  });
-  after(async () => {
-    if (c) c.destroy();
-    if (server) assert.equal(await server.stop(), 0);
-  });
+  before(async () => { server = await h.startServer(); c = await client(server); });
+  after(() => teardown([server], [c]));
 
   // [line, expected error (exact text after "ERR ", or a RegExp on the whole message)]
   const cases = () => {
@@ -726,14 +719,8 @@ describe('errors: the Go server\'s texts, and the connection goes on', () => {
 
 describe('commands', () => {
   let server, c;
-  before(async () => {
-    server = await h.startServer();
-    c = await client(server);
-  });
-  after(async () => {
-    if (c) c.destroy();
-    if (server) assert.equal(await server.stop(), 0);
-  });
+  before(async () => { server = await h.startServer(); c = await client(server); });
+  after(() => teardown([server], [c]));
 
   test('PUSH -> +OK; FETCH returns exactly the Faktory fields, echoing what synq does not own; priority dropped', async () => {
     const q = fresh('exact');
@@ -1189,14 +1176,8 @@ describe('commands', () => {
 
 describe('MUTATE', () => {
   let server, c;
-  before(async () => {
-    server = await h.startServer();
-    c = await client(server);
-  });
-  after(async () => {
-    if (c) c.destroy();
-    if (server) assert.equal(await server.stop(), 0);
-  });
+  before(async () => { server = await h.startServer(); c = await client(server); });
+  after(() => teardown([server], [c]));
   const mutate = (o) => okCmd(c, 'MUTATE ' + JSON.stringify(o));
 
   test('kill on retries by jobtype: only that type goes to dead', async () => {
@@ -1307,7 +1288,7 @@ describe('MUTATE', () => {
 describe('FLUSH', () => {
   let server;
   before(async () => { server = await h.startServer(); });
-  after(async () => { if (server) assert.equal(await server.stop(), 0); });
+  after(() => teardown([server]));
 
   test('FLUSH -> +OK and INFO shows nothing afterwards', async () => {
     const c = await client(server);
@@ -1338,15 +1319,8 @@ describe('FLUSH', () => {
 
 describe('workers', () => {
   let server, ttl;
-  before(async () => {
-    [server, ttl] = await Promise.all([
-      h.startServer(),
-      h.startServer({ args: ['--faktory-worker-ttl', '2s'] }),
-    ]);
-  });
-  after(async () => {
-    for (const s of [server, ttl]) if (s) assert.equal(await s.stop(), 0);
-  });
+  before(async () => { [server, ttl] = await startServers({}, { args: ['--faktory-worker-ttl', '2s'] }); });
+  after(() => teardown([server, ttl]));
 
   const findWorker = async (s, wid) => {
     const res = await h.api(s, 'GET', '/v1/workers');

@@ -1,7 +1,7 @@
 // Shared helpers for the end-to-end suites: start the real synq binary on a
 // free port with a fresh data directory, talk JSON to it, stop it.
 'use strict';
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -193,6 +193,90 @@ async function pool(n, concurrency, worker) {
     })());
   }
   await Promise.all(runners);
+}
+
+// Waits until the job reaches one of `states` (a string or an array) on
+// server; returns it. The timeout error carries the job, and worker's
+// stderr when a worker (from spawnWorker) is given.
+async function waitJobState(server, id, states, timeoutMs = 15000, worker = null) {
+  const want = Array.isArray(states) ? states : [states];
+  try {
+    return await waitFor(async () => {
+      const job = await getJob(server, id);
+      return want.includes(job.state) ? job : null;
+    }, timeoutMs, 50, `job ${id} in ${want.join('|')}`);
+  } catch (e) {
+    const job = await getJob(server, id);
+    e.message += `\njob: ${JSON.stringify(job)}` + (worker ? `\nworker stderr:\n${worker.stderr}` : '');
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The command line (docs/cli.md): `synq <command>` run to completion, and
+// `synq work` running alongside a test.
+
+// This process's environment without the variables that pick a server
+// (SYNQ_SERVER, FAKTORY_URL, FAKTORY_PROVIDER), plus extra.
+function cliEnv(extra = {}) {
+  const env = { ...process.env };
+  for (const k of ['SYNQ_SERVER', 'FAKTORY_URL', 'FAKTORY_PROVIDER']) delete env[k];
+  return Object.assign(env, extra);
+}
+
+// Runs `synq <argv>` to completion (20 s at most) with opts.input on stdin
+// and opts.env as its whole environment (default: cliEnv()). Returns
+// { status, stdout, stderr }; the test fails if it could not be spawned.
+function runCli(argv, opts = {}) {
+  const r = spawnSync(BIN, argv, { encoding: 'utf8', timeout: 20000, input: opts.input, env: opts.env || cliEnv() });
+  assert.equal(r.error, undefined, `spawn ${argv.join(' ')}`);
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+// Asserts a runCli result exited 0 with nothing on stderr (args name the
+// command in the message); returns its stdout.
+function cliOk(r, args) {
+  assert.equal(r.status, 0, `synq ${args.join(' ')}: ${r.stderr}`);
+  assert.equal(r.stderr, '');
+  return r.stdout;
+}
+
+// Starts `synq work --server <url> <args> -- <cmd...>` with opts.env as its
+// whole environment (default: this process's). Returns { proc, exited (a
+// promise of { code, signal }), stderr, stdout (what it wrote so far),
+// stop(signal = 'SIGTERM') }: stop signals it unless it has ended and
+// resolves with how it ended. Until stopped the worker is in opts.registry
+// (a Set) when one is given, so that an after() can kill what is left.
+function spawnWorker(url, args, cmd, opts = {}) {
+  const proc = spawn(BIN, ['work', '--server', url, ...args, '--', ...cmd],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env || process.env });
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d.toString(); });
+  let stdout = '';
+  proc.stdout.on('data', (d) => { stdout += d.toString(); });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const w = {
+    proc, exited,
+    get stderr() { return stderr; },
+    get stdout() { return stdout; },
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const r = await exited;
+      if (opts.registry) opts.registry.delete(w);
+      return r;
+    },
+  };
+  if (opts.registry) opts.registry.add(w);
+  return w;
+}
+
+// A TCP port on 127.0.0.1 that nothing listens on (bound, then closed).
+async function closedPort() {
+  const srv = net.createServer();
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
 }
 
 // ---------------------------------------------------------------------------
@@ -474,6 +558,7 @@ class TcpProxy {
 module.exports = {
   BIN, startServer, api, sleep,
   TIME_RE, ULID_RE, ZERO_COUNTS, assertError, parseTime,
-  enqueue, getJob, fetchJobs, getQueue, queueCounts, listAll, waitFor, pool,
+  enqueue, getJob, fetchJobs, getQueue, queueCounts, listAll, waitFor, pool, waitJobState,
+  cliEnv, runCli, cliOk, spawnWorker, closedPort,
   hostPort, ResponseParser, RawConn, httpRequest, rawExchange, TcpProxy,
 };

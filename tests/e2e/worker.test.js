@@ -6,7 +6,6 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -36,45 +35,14 @@ function script(name, body) {
   return p;
 }
 
-// Starts `synq work --server URL <args> -- <cmd...>`. Returns { proc, stderr,
-// exited (a promise of {code, signal}), stop(signal) }.
+// Starts `synq work --server URL <args> -- <cmd...>` (h.spawnWorker) with
+// env added to this process's environment.
 function startWorker(args, cmd, env = {}) {
-  const proc = spawn(h.BIN, ['work', '--server', server.url, ...args, '--', ...cmd],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let stderr = '';
-  proc.stderr.on('data', (d) => { stderr += d.toString(); });
-  let stdout = '';
-  proc.stdout.on('data', (d) => { stdout += d.toString(); });
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const w = {
-    proc, exited,
-    get stderr() { return stderr; },
-    get stdout() { return stdout; },
-    async stop(signal = 'SIGTERM') {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      const r = await exited;
-      workers.delete(w);
-      return r;
-    },
-  };
-  workers.add(w);
-  return w;
+  return h.spawnWorker(server.url, args, cmd, { env: { ...process.env, ...env }, registry: workers });
 }
 
 // Waits until the job reaches one of `states` (a string or an array).
-async function waitState(id, states, timeoutMs = 15000, w = null) {
-  const want = Array.isArray(states) ? states : [states];
-  try {
-    return await h.waitFor(async () => {
-      const job = await h.getJob(server, id);
-      return want.includes(job.state) ? job : null;
-    }, timeoutMs, 50, `job ${id} in ${want.join('|')}`);
-  } catch (e) {
-    const job = await h.getJob(server, id);
-    e.message += `\njob: ${JSON.stringify(job)}` + (w ? `\nworker stderr:\n${w.stderr}` : '');
-    throw e;
-  }
-}
+const waitState = (id, states, timeoutMs, w) => h.waitJobState(server, id, states, timeoutMs, w);
 
 // True while the process exists and is not a zombie.
 function alive(pid) {
@@ -356,27 +324,18 @@ test('a job deleted while it runs: the heartbeat notices, the command is stopped
 });
 
 test('an unreachable server: the worker logs, backs off, keeps going and still stops on SIGTERM', async () => {
-  const net = require('node:net');
-  const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  const proc = spawn(h.BIN, ['work', '--server', `http://127.0.0.1:${port}`, '--', 'true'],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr.on('data', (d) => { stderr += d.toString(); });
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  await h.waitFor(() => /msg=fetch\.error/.test(stderr), 10000, 20, 'fetch error logged');
+  const port = await h.closedPort();
+  const w = h.spawnWorker(`http://127.0.0.1:${port}`, [], ['true'], { registry: workers });
+  await h.waitFor(() => /msg=fetch\.error/.test(w.stderr), 10000, 20, 'fetch error logged');
   await h.sleep(300);
-  assert.equal(proc.exitCode, null, 'still running');
+  assert.equal(w.proc.exitCode, null, 'still running');
   const t0 = Date.now();
-  proc.kill('SIGTERM');
-  assert.deepEqual(await exited, { code: 0, signal: null }, stderr);
+  assert.deepEqual(await w.stop('SIGTERM'), { code: 0, signal: null }, w.stderr);
   assert.ok(Date.now() - t0 < 3000, 'the back-off sleep is interrupted');
 });
 
 test('usage errors exit 2; --help exits 0', () => {
-  const run = (args) => spawnSync(h.BIN, args, { encoding: 'utf8', timeout: 10000 });
+  const run = (args) => h.runCli(args);
   let r = run(['work']);
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /missing COMMAND/);

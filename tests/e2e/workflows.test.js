@@ -6,7 +6,6 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
@@ -40,19 +39,7 @@ after(async () => {
 
 // Waits until the job reaches one of `states`; returns it. The timeout error
 // carries the job (and the worker's stderr when given).
-async function waitState(id, states, timeoutMs = 15000, w = null, srv = server) {
-  const want = Array.isArray(states) ? states : [states];
-  try {
-    return await h.waitFor(async () => {
-      const job = await h.getJob(srv, id);
-      return want.includes(job.state) ? job : null;
-    }, timeoutMs, 50, `job ${id} in ${want.join('|')}`);
-  } catch (e) {
-    const job = await h.getJob(srv, id);
-    e.message += `\njob: ${JSON.stringify(job)}` + (w ? `\nworker stderr:\n${w.stderr}` : '');
-    throw e;
-  }
-}
+const waitState = (id, states, timeoutMs, w, srv = server) => h.waitJobState(srv, id, states, timeoutMs, w);
 
 async function getBatch(id) {
   const res = await h.api(server, 'GET', `/v1/batches/${id}`);
@@ -138,26 +125,9 @@ function script(name, body) {
   return p;
 }
 
-// Starts `synq work --server URL <args> -- <cmd...>` (as worker.test.js).
+// Starts `synq work --server URL <args> -- <cmd...>` (h.spawnWorker).
 function startWorker(args, cmd) {
-  const proc = spawn(h.BIN, ['work', '--server', server.url, ...args, '--', ...cmd],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr.on('data', (d) => { stderr += d.toString(); });
-  proc.stdout.resume();
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const w = {
-    proc, exited,
-    get stderr() { return stderr; },
-    async stop(signal = 'SIGTERM') {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      const r = await exited;
-      workers.delete(w);
-      return r;
-    },
-  };
-  workers.add(w);
-  return w;
+  return h.spawnWorker(server.url, args, cmd, { registry: workers });
 }
 
 // True once no process has this pid (kill(pid, 0) fails with ESRCH).

@@ -93,83 +93,119 @@ static int drive(const char *s, size_t len, size_t max, size_t step, synq_buf_t 
     return rc;
 }
 
+/* Asserts s[0..len) gives the replies want (as describe writes them) and
+ * ends in want_rc, fed whole and growing 1, 2 and 3 bytes at a time, with the
+ * same bytes left unconsumed every way. */
 static void check_replies(const char *s, size_t len, size_t max, const char *want, int want_rc)
 {
     synq_buf_t d;
     synq_buf_init(&d);
-    size_t left_whole, left;
-    int rc = drive(s, len, max, 0, &d, &left_whole);
-    assert_int_equal(rc, want_rc);
-    assert_string_equal(d.data ? d.data : "", want);
-    for (size_t step = 1; step <= 3; step++) {
+    size_t left_whole = 0;
+    for (size_t step = 0; step <= 3; step++) { /* 0: whole */
         d.len = 0;
         if (d.data) d.data[0] = '\0';
-        rc = drive(s, len, max, step, &d, &left);
+        size_t left;
+        int rc = drive(s, len, max, step, &d, &left);
+        const char *got = d.data ? d.data : "";
+        if (rc != want_rc || strcmp(got, want) != 0)
+            print_error("input \"%.*s\", step %zu: rc %d, replies \"%s\"\n", (int)len, s, step, rc,
+                        got);
         assert_int_equal(rc, want_rc);
-        assert_string_equal(d.data ? d.data : "", want);
+        assert_string_equal(got, want);
+        if (step == 0) left_whole = left;
         assert_int_equal(left, left_whole);
     }
     synq_buf_release(&d);
 }
 
-#define CHECK(lit, max, want, rc) check_replies(lit, sizeof(lit) - 1, max, want, rc)
+/* A reply stream and what check_replies must describe for it. */
+typedef struct {
+    const char *in;
+    size_t len;
+    const char *want;
+} reply_case_t;
+
+/* A reply_case_t's in and len from a string literal (NULs inside count). */
+#define S(lit) lit, sizeof(lit) - 1
 #define BIG SYNQ_FWPCLIENT_MAX_REPLY_BYTES
+
+/* check_replies on every case, each under max and ending in want_rc. */
+static void check_cases(const reply_case_t *cases, size_t n, size_t max, int want_rc)
+{
+    for (size_t i = 0; i < n; i++)
+        check_replies(cases[i].in, cases[i].len, max, cases[i].want, want_rc);
+}
 
 static void test_reply_kinds(void **state)
 {
-    CHECK("+OK\r\n", BIG, "+OK|", SYNQ_FWP_AGAIN);
-    CHECK("+HI {\"v\":2}\r\n", BIG, "+HI {\"v\":2}|", SYNQ_FWP_AGAIN);
-    CHECK("+\r\n", BIG, "+|", SYNQ_FWP_AGAIN);
-    CHECK("-ERR Invalid password\r\n", BIG, "-ERR Invalid password|", SYNQ_FWP_AGAIN);
-    CHECK("$3\r\nabc\r\n", BIG, "$abc|", SYNQ_FWP_AGAIN);
-    CHECK("$0\r\n\r\n", BIG, "$|", SYNQ_FWP_AGAIN);
-    CHECK("$-1\r\n", BIG, "nil|", SYNQ_FWP_AGAIN);
-    /* the payload is taken by its length: line breaks and NULs inside */
-    CHECK("$4\r\na\r\nb\r\n", BIG, "$a\r\nb|", SYNQ_FWP_AGAIN);
-    CHECK("$3\r\na\0b\r\n", BIG, "$a0b|", SYNQ_FWP_AGAIN);
-    /* a CR inside a line stays */
-    CHECK("+a\rb\r\n", BIG, "+a\rb|", SYNQ_FWP_AGAIN);
+    static const reply_case_t ok[] = {
+        {S("+OK\r\n"), "+OK|"},
+        {S("+HI {\"v\":2}\r\n"), "+HI {\"v\":2}|"},
+        {S("+\r\n"), "+|"},
+        {S("-ERR Invalid password\r\n"), "-ERR Invalid password|"},
+        {S("$3\r\nabc\r\n"), "$abc|"},
+        {S("$0\r\n\r\n"), "$|"},
+        {S("$-1\r\n"), "nil|"},
+        /* the payload is taken by its length: line breaks and NULs inside */
+        {S("$4\r\na\r\nb\r\n"), "$a\r\nb|"},
+        {S("$3\r\na\0b\r\n"), "$a0b|"},
+        /* a CR inside a line stays */
+        {S("+a\rb\r\n"), "+a\rb|"},
+    };
+    check_cases(ok, SYNQ_ARRAY_LEN(ok), BIG, SYNQ_FWP_AGAIN);
 }
 
 static void test_reply_streams(void **state)
 {
-    CHECK("+OK\r\n$-1\r\n$2\r\n{}\r\n-ERR x\r\n", BIG, "+OK|nil|${}|-ERR x|", SYNQ_FWP_AGAIN);
-    /* bare LF endings */
-    CHECK("+OK\n$2\n{}\n$-1\n", BIG, "+OK|${}|nil|", SYNQ_FWP_AGAIN);
-    /* a reply not complete yet */
-    CHECK("+OK\r\n$5\r\nab", BIG, "+OK|", SYNQ_FWP_AGAIN);
-    CHECK("+OK\r\n$2\r\nab\r", BIG, "+OK|", SYNQ_FWP_AGAIN);
-    CHECK("+O", BIG, "", SYNQ_FWP_AGAIN);
-    CHECK("", BIG, "", SYNQ_FWP_AGAIN);
+    static const reply_case_t ok[] = {
+        {S("+OK\r\n$-1\r\n$2\r\n{}\r\n-ERR x\r\n"), "+OK|nil|${}|-ERR x|"},
+        /* bare LF endings */
+        {S("+OK\n$2\n{}\n$-1\n"), "+OK|${}|nil|"},
+        /* a reply not complete yet */
+        {S("+OK\r\n$5\r\nab"), "+OK|"},
+        {S("+OK\r\n$2\r\nab\r"), "+OK|"},
+        {S("+O"), ""},
+        {S(""), ""},
+    };
+    check_cases(ok, SYNQ_ARRAY_LEN(ok), BIG, SYNQ_FWP_AGAIN);
 }
 
 static void test_reply_malformed(void **state)
 {
-    CHECK(":1\r\n", BIG, "", SYNQ_EPROTO);
-    CHECK("*1\r\n", BIG, "", SYNQ_EPROTO);
-    CHECK("HTTP/1.1 400 Bad Request\r\n", BIG, "", SYNQ_EPROTO);
-    CHECK("+OK\r\n\r\n", BIG, "+OK|", SYNQ_EPROTO);
-    CHECK("$\r\n", BIG, "", SYNQ_EPROTO);
-    CHECK("$x\r\n", BIG, "", SYNQ_EPROTO);
-    CHECK("$-2\r\n", BIG, "", SYNQ_EPROTO);
-    CHECK("$+3\r\nabc\r\n", BIG, "", SYNQ_EPROTO);
-    CHECK("$3\r\nabcX", BIG, "", SYNQ_EPROTO);
-    CHECK("$3\r\nabc\rX", BIG, "", SYNQ_EPROTO);
-    /* a bulk header is short: this is not one, whatever follows */
-    CHECK("$1234567890123456789012345", BIG, "", SYNQ_EPROTO);
+    static const reply_case_t bad[] = {
+        {S(":1\r\n"), ""},
+        {S("*1\r\n"), ""},
+        {S("HTTP/1.1 400 Bad Request\r\n"), ""},
+        {S("+OK\r\n\r\n"), "+OK|"},
+        {S("$\r\n"), ""},
+        {S("$x\r\n"), ""},
+        {S("$-2\r\n"), ""},
+        {S("$+3\r\nabc\r\n"), ""},
+        {S("$3\r\nabcX"), ""},
+        {S("$3\r\nabc\rX"), ""},
+        /* a bulk header is short: this is not one, whatever follows */
+        {S("$1234567890123456789012345"), ""},
+    };
+    check_cases(bad, SYNQ_ARRAY_LEN(bad), BIG, SYNQ_EPROTO);
 }
 
 static void test_reply_limits(void **state)
 {
-    CHECK("+abcd\r\n", 4, "+abcd|", SYNQ_FWP_AGAIN);
-    CHECK("+abcd\n", 4, "+abcd|", SYNQ_FWP_AGAIN);
-    CHECK("+abcd\r", 4, "", SYNQ_FWP_AGAIN);
-    CHECK("+abcde\r\n", 4, "", SYNQ_ETOOBIG);
-    CHECK("+abcd\r\r\n", 4, "", SYNQ_ETOOBIG);
-    CHECK("-abcdefghij", 4, "", SYNQ_ETOOBIG);
-    CHECK("$4\r\nabcd\r\n", 4, "$abcd|", SYNQ_FWP_AGAIN);
-    CHECK("$5\r\n", 4, "", SYNQ_ETOOBIG);
-    CHECK("$99999999999999999999\r\n", BIG, "", SYNQ_ETOOBIG);
+    static const reply_case_t fit[] = {
+        {S("+abcd\r\n"), "+abcd|"},
+        {S("+abcd\n"), "+abcd|"},
+        {S("+abcd\r"), ""},
+        {S("$4\r\nabcd\r\n"), "$abcd|"},
+    };
+    check_cases(fit, SYNQ_ARRAY_LEN(fit), 4, SYNQ_FWP_AGAIN);
+    static const reply_case_t too_big[] = {
+        {S("+abcde\r\n"), ""},
+        {S("+abcd\r\r\n"), ""},
+        {S("-abcdefghij"), ""},
+        {S("$5\r\n"), ""},
+    };
+    check_cases(too_big, SYNQ_ARRAY_LEN(too_big), 4, SYNQ_ETOOBIG);
+    check_replies(S("$99999999999999999999\r\n"), BIG, "", SYNQ_ETOOBIG);
     /* a long bulk under a large limit is fine; a long line is not */
     size_t n = SYNQ_FWPCLIENT_MAX_LINE_BYTES + 10;
     char *s = malloc(n + 16);

@@ -22,33 +22,20 @@
 
 #include <cmocka.h>
 
+#include "job_fixture.h"
+
 #define SEC SYNQ_US_PER_SEC
 #define NOW 1767225600000000LL /* 2026-01-01T00:00:00Z */
 
-static json_t *parse(const char *text)
-{
-    json_error_t e;
-    json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
-    if (v == NULL) print_error("test JSON does not parse: %s: %s\n", text, e.text);
-    assert_non_null(v);
-    return v;
-}
-
+/* The job_fixture.h helpers with the Faktory mapping, at NOW. */
 static synq_job_t *from_text(const char *text, char *err, size_t errlen)
 {
-    json_t *v = parse(text);
-    synq_job_t *job = synq_fwp_job_from_json(v, NOW, err, errlen);
-    json_decref(v);
-    return job;
+    return job_from_text(synq_fwp_job_from_json, NOW, text, err, errlen);
 }
 
 static synq_job_t *from_ok(const char *text)
 {
-    char err[256] = "";
-    synq_job_t *job = from_text(text, err, sizeof err);
-    if (job == NULL) print_error("rejected: %s: %s\n", text, err);
-    assert_non_null(job);
-    return job;
+    return job_from_ok(synq_fwp_job_from_json, NOW, text);
 }
 
 /* Asserts the text is rejected with exactly `want`. */
@@ -63,32 +50,19 @@ static void expect_error(const char *text, const char *want)
     assert_string_equal(err, want);
 }
 
+/* Asserts every text given is rejected with exactly `want`. */
+#define EXPECT_ERRORS(want, ...) expect_errors(want, (const char *const[]){__VA_ARGS__, NULL})
+
+static void expect_errors(const char *want, const char *const *texts)
+{
+    for (; *texts; texts++)
+        expect_error(*texts, want);
+}
+
 /* The job's Faktory JSON form, parsed back with duplicate keys rejected. */
 static json_t *fk_json(const synq_job_t *job)
 {
-    synq_buf_t b;
-    synq_buf_init(&b);
-    synq_fwp_job_to_json(job, &b);
-    json_error_t e;
-    json_t *v = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &e);
-    if (v == NULL)
-        print_error("to_json output does not parse (%s): %.*s\n", e.text, (int)b.len, b.data);
-    assert_non_null(v);
-    assert_true(json_is_object(v));
-    synq_buf_release(&b);
-    return v;
-}
-
-static void assert_json_eq(const json_t *got, const char *want_text)
-{
-    json_t *want = parse(want_text);
-    if (!json_equal(got, want)) {
-        char *g = got ? json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-        print_error("got %s, want %s\n", g ? g : "(none)", want_text);
-        free(g);
-    }
-    assert_true(json_equal(got, want));
-    json_decref(want);
+    return job_json(synq_fwp_job_to_json, job, JSON_REJECT_DUPLICATES);
 }
 
 /* job->fwp (the echoed fields) equals want_text; NULL for none. */
@@ -103,16 +77,6 @@ static void assert_echo(const synq_job_t *job, const char *want_text)
     json_t *got = parse(job->fwp);
     assert_json_eq(got, want_text);
     json_decref(got);
-}
-
-static void assert_time_str(const json_t *obj, const char *key, int64_t want)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (v == NULL) print_error("missing \"%s\"\n", key);
-    assert_true(json_is_string(v));
-    char fmt[40];
-    synq_rfc3339_format(want, fmt);
-    assert_string_equal(json_string_value(v), fmt);
 }
 
 static int64_t int_of(const json_t *obj, const char *key)
@@ -172,15 +136,15 @@ static void test_jid(void **state)
 {
     const char *reasonable = "jobs must have a reasonable jid parameter";
     const char *chars = "jid must be at most 128 characters of A-Z a-z 0-9 _ - . :";
-    expect_error("{\"jobtype\":\"T\",\"args\":[]}", reasonable);
-    expect_error("{\"jid\":null,\"jobtype\":\"T\",\"args\":[]}", reasonable);
-    expect_error("{\"jid\":12345678,\"jobtype\":\"T\",\"args\":[]}", reasonable);
-    expect_error("{\"jid\":\"\",\"jobtype\":\"T\",\"args\":[]}", reasonable);
-    expect_error("{\"jid\":\"1234567\",\"jobtype\":\"T\",\"args\":[]}", reasonable);
-    expect_error("{\"jid\":\"abc defgh\",\"jobtype\":\"T\",\"args\":[]}", chars);
-    expect_error("{\"jid\":\"abcdefgh/\",\"jobtype\":\"T\",\"args\":[]}", chars);
-    expect_error("{\"jid\":\"abcdefg\\u00e9\",\"jobtype\":\"T\",\"args\":[]}", chars);
-    expect_error("{\"jid\":\"abcdefgh\\n\",\"jobtype\":\"T\",\"args\":[]}", chars);
+    EXPECT_ERRORS(reasonable, "{\"jobtype\":\"T\",\"args\":[]}",
+                  "{\"jid\":null,\"jobtype\":\"T\",\"args\":[]}",
+                  "{\"jid\":12345678,\"jobtype\":\"T\",\"args\":[]}",
+                  "{\"jid\":\"\",\"jobtype\":\"T\",\"args\":[]}",
+                  "{\"jid\":\"1234567\",\"jobtype\":\"T\",\"args\":[]}");
+    EXPECT_ERRORS(chars, "{\"jid\":\"abc defgh\",\"jobtype\":\"T\",\"args\":[]}",
+                  "{\"jid\":\"abcdefgh/\",\"jobtype\":\"T\",\"args\":[]}",
+                  "{\"jid\":\"abcdefg\\u00e9\",\"jobtype\":\"T\",\"args\":[]}",
+                  "{\"jid\":\"abcdefgh\\n\",\"jobtype\":\"T\",\"args\":[]}");
     /* 8 is the least; every allowed character; 128 is the most */
     synq_job_t *job = from_ok("{\"jid\":\"aZ09_-.:\",\"jobtype\":\"T\",\"args\":[]}");
     assert_string_equal(job->id, "aZ09_-.:");
@@ -205,11 +169,11 @@ static void test_jid(void **state)
 static void test_jobtype(void **state)
 {
     const char *msg = "jobs must have a jobtype parameter";
-    expect_error("{\"jid\":\"abcdefgh\",\"args\":[]}", msg);
-    expect_error("{\"jid\":\"abcdefgh\",\"jobtype\":null,\"args\":[]}", msg);
-    expect_error("{\"jid\":\"abcdefgh\",\"jobtype\":\"\",\"args\":[]}", msg);
-    expect_error("{\"jid\":\"abcdefgh\",\"jobtype\":5,\"args\":[]}", msg);
-    expect_error("{\"jid\":\"abcdefgh\",\"jobtype\":[\"T\"],\"args\":[]}", msg);
+    EXPECT_ERRORS(msg, "{\"jid\":\"abcdefgh\",\"args\":[]}",
+                  "{\"jid\":\"abcdefgh\",\"jobtype\":null,\"args\":[]}",
+                  "{\"jid\":\"abcdefgh\",\"jobtype\":\"\",\"args\":[]}",
+                  "{\"jid\":\"abcdefgh\",\"jobtype\":5,\"args\":[]}",
+                  "{\"jid\":\"abcdefgh\",\"jobtype\":[\"T\"],\"args\":[]}");
     char text[700], type[300];
     memset(type, 't', 256);
     type[256] = '\0';
@@ -237,9 +201,8 @@ static void test_jobtype(void **state)
 
 static void test_args(void **state)
 {
-    expect_error("{\"jid\":\"abcdefgh\",\"jobtype\":\"T\"}", "jobs must have an args parameter");
-    expect_error("{\"jid\":\"abcdefgh\",\"jobtype\":\"T\",\"args\":null}",
-                 "jobs must have an args parameter");
+    EXPECT_ERRORS("jobs must have an args parameter", "{\"jid\":\"abcdefgh\",\"jobtype\":\"T\"}",
+                  "{\"jid\":\"abcdefgh\",\"jobtype\":\"T\",\"args\":null}");
     static const char *const not_array[] = {"{}", "{\"a\":1}", "\"x\"", "1", "true"};
     for (size_t i = 0; i < SYNQ_ARRAY_LEN(not_array); i++) {
         char text[200];
@@ -275,8 +238,8 @@ static void test_queue(void **state)
         snprintf(text, sizeof text, J(",\"queue\":\"%s\""), bad[i]);
         expect_error(text, "queue names must match \\A[a-zA-Z0-9._-]+\\z");
     }
-    expect_error(J(",\"queue\":5"), "invalid JSON: queue must be a string");
-    expect_error(J(",\"queue\":[\"a\"]"), "invalid JSON: queue must be a string");
+    EXPECT_ERRORS("invalid JSON: queue must be a string", J(",\"queue\":5"),
+                  J(",\"queue\":[\"a\"]"));
     char name[SYNQ_NAME_MAX + 2], text[400];
     memset(name, 'q', SYNQ_NAME_MAX);
     name[SYNQ_NAME_MAX] = '\0';
@@ -336,12 +299,10 @@ static void test_reserve_for(void **state)
     synq_job_t *job = from_ok(J(""));
     assert_int_equal(job->reserve_for, 1800);
     synq_job_free(job);
-    expect_error(J(",\"reserve_for\":86401"), "jobs cannot be reserved for more than one day");
-    expect_error(J(",\"reserve_for\":9223372036854775807"),
-                 "jobs cannot be reserved for more than one day");
-    expect_error(J(",\"reserve_for\":1.5"), "invalid JSON: reserve_for must be an integer");
-    expect_error(J(",\"reserve_for\":\"60\""), "invalid JSON: reserve_for must be an integer");
-    expect_error(J(",\"reserve_for\":true"), "invalid JSON: reserve_for must be an integer");
+    EXPECT_ERRORS("jobs cannot be reserved for more than one day", J(",\"reserve_for\":86401"),
+                  J(",\"reserve_for\":9223372036854775807"));
+    EXPECT_ERRORS("invalid JSON: reserve_for must be an integer", J(",\"reserve_for\":1.5"),
+                  J(",\"reserve_for\":\"60\""), J(",\"reserve_for\":true"));
 }
 
 static void test_retry(void **state)
@@ -382,9 +343,8 @@ static void test_retry(void **state)
     assert_true(job->retry > 1000);
     assert_false(job->discard);
     synq_job_free(job);
-    expect_error(J(",\"retry\":1.0"), "invalid JSON: retry must be an integer");
-    expect_error(J(",\"retry\":\"3\""), "invalid JSON: retry must be an integer");
-    expect_error(J(",\"retry\":false"), "invalid JSON: retry must be an integer");
+    EXPECT_ERRORS("invalid JSON: retry must be an integer", J(",\"retry\":1.0"),
+                  J(",\"retry\":\"3\""), J(",\"retry\":false"));
 }
 
 /* ---- from_json: at, created_at ---------------------------------------------------- */
@@ -478,7 +438,7 @@ static void test_created_at(void **state)
     assert_echo(job, NULL);
     o = fk_json(job);
     assert_null(json_object_get(o, "failure"));
-    assert_time_str(o, "enqueued_at", NOW);
+    assert_time_field(o, "enqueued_at", NOW);
     json_decref(o);
     synq_job_free(job);
 }
@@ -560,14 +520,11 @@ static void test_unique(void **state)
     synq_job_free(job);
 
     const char *msg = "custom.unique_for must be a positive number of seconds";
-    expect_error(J(",\"custom\":{\"unique_for\":0}"), msg);
-    expect_error(J(",\"custom\":{\"unique_for\":-1}"), msg);
-    expect_error(J(",\"custom\":{\"unique_for\":\"60\"}"), msg);
-    expect_error(J(",\"custom\":{\"unique_for\":1e12}"), msg);
-    expect_error(J(",\"custom\":{\"unique_for\":10,\"unique_until\":\"later\"}"),
-                 "custom.unique_until must be \"success\" or \"start\"");
-    expect_error(J(",\"custom\":{\"unique_for\":10,\"unique_until\":1}"),
-                 "custom.unique_until must be \"success\" or \"start\"");
+    EXPECT_ERRORS(msg, J(",\"custom\":{\"unique_for\":0}"), J(",\"custom\":{\"unique_for\":-1}"),
+                  J(",\"custom\":{\"unique_for\":\"60\"}"), J(",\"custom\":{\"unique_for\":1e12}"));
+    EXPECT_ERRORS("custom.unique_until must be \"success\" or \"start\"",
+                  J(",\"custom\":{\"unique_for\":10,\"unique_until\":\"later\"}"),
+                  J(",\"custom\":{\"unique_for\":10,\"unique_until\":1}"));
 }
 
 static void test_expires_at(void **state)
@@ -586,10 +543,9 @@ static void test_expires_at(void **state)
     job = from_ok(J(",\"custom\":{\"expires_at\":null}"));
     assert_int_equal(job->run_by, 0);
     synq_job_free(job);
-    expect_error(J(",\"custom\":{\"expires_at\":\"soon\"}"), "invalid timestamp for 'expires_at'");
-    expect_error(J(",\"custom\":{\"expires_at\":1767229200}"),
-                 "invalid timestamp for 'expires_at'");
-    expect_error(J(",\"custom\":{\"expires_at\":\"\"}"), "invalid timestamp for 'expires_at'");
+    EXPECT_ERRORS("invalid timestamp for 'expires_at'", J(",\"custom\":{\"expires_at\":\"soon\"}"),
+                  J(",\"custom\":{\"expires_at\":1767229200}"),
+                  J(",\"custom\":{\"expires_at\":\"\"}"));
 }
 
 static void test_bid(void **state)
@@ -601,10 +557,8 @@ static void test_bid(void **state)
     assert_null(job->batch);
     synq_job_free(job);
     const char *msg = "custom.bid must be a batch id";
-    expect_error(J(",\"custom\":{\"bid\":\"\"}"), msg);
-    expect_error(J(",\"custom\":{\"bid\":\"a b\"}"), msg);
-    expect_error(J(",\"custom\":{\"bid\":42}"), msg);
-    expect_error(J(",\"custom\":{\"bid\":[\"x\"]}"), msg);
+    EXPECT_ERRORS(msg, J(",\"custom\":{\"bid\":\"\"}"), J(",\"custom\":{\"bid\":\"a b\"}"),
+                  J(",\"custom\":{\"bid\":42}"), J(",\"custom\":{\"bid\":[\"x\"]}"));
 }
 
 /* ---- from_json: what is echoed ----------------------------------------------------- */
@@ -705,7 +659,7 @@ static void test_to_json_http_job(void **state)
     job->args = synq_strdup("{\"a\":1}"); /* not an array: wrapped */
     json_t *o = fk_json(job);
     assert_int_equal(int_of(o, "reserve_for"), 90);
-    assert_time_str(o, "at", NOW + 5 * SEC + 250);
+    assert_time_field(o, "at", NOW + 5 * SEC + 250);
     assert_json_eq(json_object_get(o, "args"), "[{\"a\":1}]");
     json_decref(o);
     free(job->args);

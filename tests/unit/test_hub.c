@@ -34,48 +34,37 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-/* ---- fixture: loop + store + engine + hub ----------------------------------- */
+#include "engine_fixture.h"
+
+/* ---- fixture: loop + store + engine (engine_fixture.h) + hub ------------------ */
 
 typedef struct {
-    char dir[64];
-    uv_loop_t loop;
-    synq_engine_t *engine;
+    engine_fixture_t ef; /* first: close_hub casts back */
     synq_hub_t *hub;
     synq_hub_config_t cfg;
-    bool closed;
 } fixture_t;
 
-static void open_all(fixture_t *f)
+/* The engine fixture's on_close: after the engine's last commit, as main.c does. */
+static void close_hub(engine_fixture_t *ef)
 {
-    assert_int_equal(uv_loop_init(&f->loop), 0);
-    synq_store_t *store = synq_store_sqlite_open(f->dir, SYNQ_DURABILITY_NORMAL);
-    assert_non_null(store);
-    synq_engine_config_t ecfg;
-    synq_engine_config_init(&ecfg);
-    f->engine = synq_engine_new(&f->loop, store, &ecfg);
-    assert_non_null(f->engine);
-    f->hub = synq_hub_new(f->engine, &f->cfg);
-    assert_non_null(f->hub);
-    f->closed = false;
+    fixture_t *f = (fixture_t *)ef;
+    synq_hub_close(f->hub);
+    f->hub = NULL;
 }
 
-static void on_engine_closed(void *arg)
+/* Opens the engine (engine_fixture_open) and a hub on it with f->cfg. */
+static void open_all(fixture_t *f)
 {
-    fixture_t *f = arg;
-    synq_hub_close(f->hub); /* after the engine's last commit, as main.c does */
-    f->hub = NULL;
-    f->closed = true;
+    engine_fixture_open(&f->ef);
+    f->hub = synq_hub_new(f->ef.engine, &f->cfg);
+    assert_non_null(f->hub);
 }
 
 /* Closes the hub and the engine (which commits and closes the store), runs
  * the loop dry and checks nothing is left open. */
 static void close_all(fixture_t *f)
 {
-    synq_engine_close(f->engine, on_engine_closed, f);
-    f->engine = NULL;
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_true(f->closed);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
+    engine_fixture_close(&f->ef);
 }
 
 /* Closes and opens everything again on the same directory and config. */
@@ -88,18 +77,7 @@ static void reopen(fixture_t *f)
 /* The end of a loop turn: the engine commits, the hub delivers. */
 static void turn(fixture_t *f)
 {
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-}
-
-static void remove_dir(const char *dir)
-{
-    static const char *const names[] = {"synq.db", "synq.db-wal", "synq.db-shm"};
-    char path[128];
-    for (size_t i = 0; i < SYNQ_ARRAY_LEN(names); i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        unlink(path);
-    }
-    rmdir(dir);
+    engine_fixture_turn(&f->ef);
 }
 
 /* Creates the fixture with the default config plus the namespaces in
@@ -108,8 +86,8 @@ static fixture_t *fixture_new(const char *specs)
 {
     fixture_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/synq_test_hub_XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    engine_fixture_init(&f->ef, "hub");
+    f->ef.on_close = close_hub;
     synq_hub_config_init(&f->cfg);
     if (specs) {
         char *all = strdup(specs);
@@ -123,7 +101,6 @@ static fixture_t *fixture_new(const char *specs)
 
 static int setup(void **state)
 {
-    synq_log_set_level(SYNQ_LOG_ERROR);
     fixture_t *f = fixture_new("small:history_size=5;none:history_size=0;"
                                "chat:presence=true,join_leave=true;"
                                "quiet:presence=true");
@@ -135,8 +112,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    if (f->engine) close_all(f);
-    remove_dir(f->dir);
+    engine_fixture_release(&f->ef);
     free(f);
     return 0;
 }

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "job_fixture.h"
+
 #define SEC SYNQ_US_PER_SEC
 #define NOW 1767225600000000LL /* 2026-01-01T00:00:00Z */
 
@@ -26,76 +28,21 @@ static const synq_job_event_t all_events[] = {
     SYNQ_JOB_EV_DUE,   SYNQ_JOB_EV_RETRY, SYNQ_JOB_EV_CANCEL,
 };
 
-static json_t *parse(const char *text)
-{
-    json_error_t e;
-    json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
-    if (v == NULL) print_error("test JSON does not parse: %s: %s\n", text, e.text);
-    assert_non_null(v);
-    return v;
-}
-
-/* synq_job_from_json on a JSON text, at NOW. */
+/* The job_fixture.h helpers with the HTTP API's mapping, at NOW. */
 static synq_job_t *from_text(const char *text, char *err, size_t errlen)
 {
-    json_t *v = parse(text);
-    synq_job_t *job = synq_job_from_json(v, NOW, err, errlen);
-    json_decref(v);
-    return job;
+    return job_from_text(synq_job_from_json, NOW, text, err, errlen);
 }
 
 static synq_job_t *from_ok(const char *text)
 {
-    char err[256] = "";
-    synq_job_t *job = from_text(text, err, sizeof err);
-    if (job == NULL) print_error("rejected: %s: %s\n", text, err);
-    assert_non_null(job);
-    return job;
+    return job_from_ok(synq_job_from_json, NOW, text);
 }
 
 /* The job's JSON form, parsed back (the test fails if it does not parse). */
 static json_t *to_json(const synq_job_t *job)
 {
-    synq_buf_t b;
-    synq_buf_init(&b);
-    synq_job_to_json(job, &b);
-    json_error_t e;
-    json_t *v = json_loadb(b.data, b.len, JSON_ALLOW_NUL, &e);
-    if (v == NULL) print_error("to_json output does not parse (%s): %s\n", e.text, b.data);
-    assert_non_null(v);
-    assert_true(json_is_object(v));
-    synq_buf_release(&b);
-    return v;
-}
-
-static void assert_json_eq(const json_t *got, const char *want_text)
-{
-    json_t *want = parse(want_text);
-    if (!json_equal(got, want)) {
-        char *g = json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT);
-        print_error("got %s, want %s\n", g ? g : "(none)", want_text);
-        free(g);
-    }
-    assert_true(json_equal(got, want));
-    json_decref(want);
-}
-
-static void assert_time_field(const json_t *obj, const char *key, int64_t want)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (v == NULL) print_error("missing \"%s\"\n", key);
-    assert_non_null(v);
-    if (want == 0) {
-        assert_true(json_is_null(v));
-        return;
-    }
-    assert_true(json_is_string(v));
-    int64_t t;
-    assert_int_equal(synq_rfc3339_parse(json_string_value(v), json_string_length(v), &t), 0);
-    assert_int_equal(t, want);
-    char fmt[32];
-    synq_rfc3339_format(want, fmt);
-    assert_string_equal(json_string_value(v), fmt);
+    return job_json(synq_job_to_json, job, JSON_ALLOW_NUL);
 }
 
 /* ---- states --------------------------------------------------------------- */

@@ -36,75 +36,21 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "engine_fixture.h"
+
 #define SEC SYNQ_US_PER_SEC
 #define WORKER "w-test"
 
-/* ---- fixture: loop + store + engine ----------------------------------------------- */
+/* ---- fixture: loop + store + engine (engine_fixture.h) ------------------------------ */
 
-typedef struct {
-    char dir[64];
-    uv_loop_t loop;
-    synq_engine_t *engine;
-    bool closed;
-} fixture_t;
-
-static void open_all(fixture_t *f)
-{
-    assert_int_equal(uv_loop_init(&f->loop), 0);
-    synq_store_t *store = synq_store_sqlite_open(f->dir, SYNQ_DURABILITY_NORMAL);
-    assert_non_null(store);
-    synq_engine_config_t ecfg;
-    synq_engine_config_init(&ecfg);
-    f->engine = synq_engine_new(&f->loop, store, &ecfg);
-    assert_non_null(f->engine);
-    f->closed = false;
-}
-
-static void on_engine_closed(void *arg)
-{
-    ((fixture_t *)arg)->closed = true;
-}
-
-static void close_all(fixture_t *f)
-{
-    synq_engine_close(f->engine, on_engine_closed, f);
-    f->engine = NULL;
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_true(f->closed);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-}
-
-static void reopen(fixture_t *f)
-{
-    close_all(f);
-    open_all(f);
-}
-
-/* The end of a loop turn: the engine prunes and commits. */
-static void turn(fixture_t *f)
-{
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-}
-
-static void remove_dir(const char *dir)
-{
-    static const char *const names[] = {"synq.db", "synq.db-wal", "synq.db-shm"};
-    char path[128];
-    for (size_t i = 0; i < SYNQ_ARRAY_LEN(names); i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-}
+typedef engine_fixture_t fixture_t;
 
 static int setup(void **state)
 {
-    synq_log_set_level(SYNQ_LOG_ERROR);
     fixture_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/synq_test_mutate_XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    open_all(f);
+    engine_fixture_init(f, "mutate");
+    engine_fixture_open(f);
     *state = f;
     return 0;
 }
@@ -112,8 +58,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    if (f->engine) close_all(f);
-    remove_dir(f->dir);
+    engine_fixture_release(f);
     free(f);
     return 0;
 }
@@ -140,12 +85,14 @@ static void push(fixture_t *f, const char *jid, const char *type, const char *qu
     assert_non_null(job);
 }
 
-/* ",\"at\":\"<now + delta_us>\"" */
-static const char *at_in(int64_t delta_us, char *buf, size_t len)
+/* ",\"at\":\"<now + 1 h>\"", the extra members of a job that stays scheduled
+ * through the test. Returns a static buffer (push copies it). */
+static const char *at_in_an_hour(void)
 {
+    static char buf[64];
     char ts[40];
-    synq_rfc3339_format(synq_time_now_us() + delta_us, ts);
-    snprintf(buf, len, ",\"at\":\"%s\"", ts);
+    synq_rfc3339_format(synq_time_now_us() + 3600 * SEC, ts);
+    snprintf(buf, sizeof buf, ",\"at\":\"%s\"", ts);
     return buf;
 }
 
@@ -208,6 +155,32 @@ static json_t *get_json(fixture_t *f, const char *id)
     return o;
 }
 
+/* The job's Faktory JSON form (synq_fwp_job_to_json), parsed with duplicate
+ * keys rejected; owned by the caller. */
+static json_t *fk_json(const synq_job_t *j)
+{
+    synq_buf_t b;
+    synq_buf_init(&b);
+    synq_fwp_job_to_json(j, &b);
+    json_t *o = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, NULL);
+    synq_buf_release(&b);
+    assert_non_null(o);
+    return o;
+}
+
+/* Asserts the failure object of a Faktory JSON form counts as Faktory does
+ * and carries message; returns it (borrowed from o). */
+static const json_t *assert_failure(const json_t *o, int retry_count, int remaining,
+                                    const char *message)
+{
+    const json_t *fail = json_object_get(o, "failure");
+    assert_non_null(fail);
+    assert_int_equal(json_integer_value(json_object_get(fail, "retry_count")), retry_count);
+    assert_int_equal(json_integer_value(json_object_get(fail, "remaining")), remaining);
+    assert_string_equal(json_string_value(json_object_get(fail, "message")), message);
+    return fail;
+}
+
 static const char *error_message(const json_t *o)
 {
     return json_string_value(json_object_get(json_object_get(o, "error"), "message"));
@@ -268,14 +241,13 @@ static int64_t mutate(fixture_t *f, synq_job_state_t st, synq_mutate_op_t op, co
 static void test_mutate_scheduled(void **state)
 {
     fixture_t *f = *state;
-    char at[64];
-    at_in(3600 * SEC, at, sizeof at);
+    const char *at = at_in_an_hour();
     push(f, "sched-a1", "A", "default", at);
     push(f, "sched-a2", "A", "default", at);
     push(f, "sched-b1", "B", "default", at);
     push(f, "sched-b2", "B", "other", at);
     push(f, "queued-a", "A", "default", NULL);
-    turn(f);
+    engine_fixture_turn(f);
     assert_state(f, "sched-a1", "scheduled");
     assert_int_equal(count_all(f, "scheduled"), 4);
 
@@ -313,8 +285,8 @@ static void test_mutate_scheduled(void **state)
     assert_int_equal(fetch(f, "default", 10), 2); /* queued-a and sched-c1 */
 
     /* the changes are stored */
-    turn(f);
-    reopen(f);
+    engine_fixture_turn(f);
+    engine_fixture_reopen(f);
     assert_state(f, "sched-a1", "gone");
     assert_state(f, "sched-b1", "dead");
     assert_state(f, "sched-b2", "dead");
@@ -343,7 +315,7 @@ static void test_mutate_retry(void **state)
     static const char *const types[] = {"A", "A", "B"};
     make_retry(f, ids, types, 3, "default");
     push(f, "queued-x", "A", "q2", NULL);
-    turn(f);
+    engine_fixture_turn(f);
 
     /* requeue the As: queued now, failure record and attempts kept */
     const synq_job_t *j = synq_engine_peek(f->engine, "retry-a1");
@@ -360,17 +332,9 @@ static void test_mutate_retry(void **state)
     assert_string_equal(j->err_message, "boom");
     assert_int_equal(fetch(f, "default", 10), 2);
     /* as Faktory shows it: one failure so far */
-    synq_buf_t b;
-    synq_buf_init(&b);
-    synq_fwp_job_to_json(synq_engine_peek(f->engine, "retry-a1"), &b);
-    json_t *o = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, NULL);
-    assert_non_null(o);
-    json_t *fail = json_object_get(o, "failure");
-    assert_int_equal(json_integer_value(json_object_get(fail, "retry_count")), 0);
-    assert_int_equal(json_integer_value(json_object_get(fail, "remaining")), 25);
-    assert_string_equal(json_string_value(json_object_get(fail, "message")), "boom");
+    json_t *o = fk_json(synq_engine_peek(f->engine, "retry-a1"));
+    assert_failure(o, 0, 25, "boom");
     json_decref(o);
-    synq_buf_release(&b);
 
     /* kill the B: dead, its own error kept */
     assert_int_equal(mutate(f, SYNQ_JOB_RETRY, SYNQ_MUTATE_KILL, "B", 1), 1);
@@ -390,8 +354,8 @@ static void test_mutate_retry(void **state)
     assert_int_equal(count_all(f, "retry"), 0);
     /* nothing left to offer */
     assert_int_equal(mutate(f, SYNQ_JOB_RETRY, SYNQ_MUTATE_DISCARD, NULL, 0), 0);
-    turn(f);
-    reopen(f);
+    engine_fixture_turn(f);
+    engine_fixture_reopen(f);
     assert_state(f, "retry-a1", "gone");
     assert_state(f, "retry-b1", "dead");
     assert_int_equal(count_all(f, "retry"), 0);
@@ -409,7 +373,7 @@ static void test_mutate_dead(void **state)
     fail_job(f, "dead-a02", "boom");
     fail_job(f, "dead-b01", "boom");
     assert_int_equal(synq_engine_ack(f->engine, "done-a01", WORKER, NULL, NULL), 0);
-    turn(f);
+    engine_fixture_turn(f);
     assert_state(f, "dead-a01", "dead");
     assert_state(f, "done-a01", "completed");
     assert_int_equal(count_all(f, "dead"), 3);
@@ -443,8 +407,8 @@ static void test_mutate_dead(void **state)
     assert_state(f, "dead-a01", "queued");
     assert_state(f, "done-a01", "completed");
 
-    turn(f);
-    reopen(f);
+    engine_fixture_turn(f);
+    engine_fixture_reopen(f);
     assert_state(f, "dead-a01", "queued");
     assert_state(f, "dead-b01", "gone");
     assert_int_equal(count_all(f, "dead"), 0);
@@ -456,8 +420,7 @@ static void test_mutate_dead(void **state)
 static void test_flush(void **state)
 {
     fixture_t *f = *state;
-    char at[64];
-    at_in(3600 * SEC, at, sizeof at);
+    const char *at = at_in_an_hour();
     push(f, "fl-active", "A", "q1", NULL);
     push(f, "fl-retry1", "A", "q1", NULL);
     push(f, "fl-dead01", "A", "q1", ",\"retry\":-1");
@@ -468,7 +431,7 @@ static void test_flush(void **state)
     assert_int_equal(synq_engine_ack(f->engine, "fl-done01", WORKER, NULL, NULL), 0);
     push(f, "fl-queued", "B", "q2", NULL);
     push(f, "fl-sched1", "B", "q2", at);
-    turn(f);
+    engine_fixture_turn(f);
     static const char *const ids[] = {"fl-active", "fl-retry1", "fl-dead01",
                                       "fl-done01", "fl-queued", "fl-sched1"};
     assert_int_equal(count_all(f, NULL), 6);
@@ -482,8 +445,8 @@ static void test_flush(void **state)
     assert_int_equal(fetch(f, "q2", 10), 0);
     assert_int_equal(synq_engine_flush(f->engine), 0);
 
-    turn(f);
-    reopen(f);
+    engine_fixture_turn(f);
+    engine_fixture_reopen(f);
     assert_int_equal(count_all(f, NULL), 0);
     for (size_t i = 0; i < SYNQ_ARRAY_LEN(ids); i++)
         assert_state(f, ids[i], "gone");
@@ -507,12 +470,12 @@ static void test_flush_many(void **state)
         snprintf(jid, sizeof jid, "many-%05d", i);
         assert_int_equal(synq_engine_ack(f->engine, jid, WORKER, NULL, NULL), 0);
     }
-    turn(f);
+    engine_fixture_turn(f);
     assert_int_equal(count_all(f, NULL), 1200);
     assert_int_equal(synq_engine_flush(f->engine), 1200);
     assert_int_equal(count_all(f, NULL), 0);
-    turn(f);
-    reopen(f);
+    engine_fixture_turn(f);
+    engine_fixture_reopen(f);
     assert_int_equal(count_all(f, NULL), 0);
 }
 
@@ -528,15 +491,15 @@ static void test_discard(void **state)
     fail_job(f, "disc-0001", "boom");
     fail_job(f, "keep-0001", "boom");
     assert_null(synq_engine_peek(f->engine, "disc-0001"));
-    turn(f);
+    engine_fixture_turn(f);
     assert_state(f, "disc-0001", "gone");
     assert_state(f, "keep-0001", "dead");
     assert_int_equal(count_all(f, "dead"), 1);
     /* MUTATE on the dead set does not see it either */
     assert_int_equal(mutate(f, SYNQ_JOB_DEAD, SYNQ_MUTATE_REQUEUE, "A", 1), 1);
     assert_state(f, "disc-0001", "gone");
-    turn(f);
-    reopen(f);
+    engine_fixture_turn(f);
+    engine_fixture_reopen(f);
     assert_state(f, "disc-0001", "gone");
     assert_int_equal(count_all(f, "dead"), 0);
 }
@@ -579,8 +542,8 @@ static void test_run_by(void **state)
     assert_int_equal(fetch(f, "q2", 1), 0);
     assert_state(f, "late-0002", "cancelled");
     assert_state(f, "late-0003", "cancelled");
-    turn(f);
-    reopen(f);
+    engine_fixture_turn(f);
+    engine_fixture_reopen(f);
     assert_state(f, "late-0001", "cancelled");
 }
 
@@ -615,26 +578,18 @@ static void test_failed_at(void **state)
     assert_true(j->run_at >= t0 + 16 * SEC && j->run_at <= t1 + 74 * SEC);
     int64_t next_at = j->next_at;
 
-    synq_buf_t b;
-    synq_buf_init(&b);
-    synq_fwp_job_to_json(j, &b);
-    json_t *o = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, NULL);
-    assert_non_null(o);
-    json_t *fail = json_object_get(o, "failure");
-    assert_int_equal(json_integer_value(json_object_get(fail, "retry_count")), 1);
-    assert_int_equal(json_integer_value(json_object_get(fail, "remaining")), 24);
-    assert_string_equal(json_string_value(json_object_get(fail, "message")), "second");
+    json_t *o = fk_json(j);
+    const json_t *fail = assert_failure(o, 1, 24, "second");
     char ts[40];
     synq_rfc3339_format(failed_at, ts);
     assert_string_equal(json_string_value(json_object_get(fail, "failed_at")), ts);
     synq_rfc3339_format(next_at, ts);
     assert_string_equal(json_string_value(json_object_get(fail, "next_at")), ts);
     json_decref(o);
-    synq_buf_release(&b);
 
     /* all of it is stored */
-    turn(f);
-    reopen(f);
+    engine_fixture_turn(f);
+    engine_fixture_reopen(f);
     j = synq_engine_peek(f->engine, "fail-0001");
     assert_non_null(j);
     assert_int_equal(j->state, SYNQ_JOB_RETRY);
@@ -655,8 +610,8 @@ static void test_fields_after_reopen(void **state)
     fixture_t *f = *state;
     push(f, "disc-0002", "A", "default", ",\"retry\":0");
     push(f, "dead-0002", "A", "q2", ",\"retry\":-1,\"x-extra\":{\"k\":[1]},\"backtrace\":5");
-    turn(f);
-    reopen(f);
+    engine_fixture_turn(f);
+    engine_fixture_reopen(f);
     const synq_job_t *j = synq_engine_peek(f->engine, "disc-0002");
     assert_non_null(j);
     assert_true(j->discard);
@@ -666,24 +621,19 @@ static void test_fields_after_reopen(void **state)
     assert_false(j->discard);
     assert_int_equal(j->retry, -1);
     assert_int_equal(j->backoff.type, SYNQ_BACKOFF_FAKTORY);
-    synq_buf_t b;
-    synq_buf_init(&b);
-    synq_fwp_job_to_json(j, &b);
-    json_t *o = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, NULL);
-    assert_non_null(o);
+    json_t *o = fk_json(j);
     assert_int_equal(json_integer_value(json_object_get(o, "retry")), -1);
     assert_int_equal(json_integer_value(json_object_get(o, "backtrace")), 5);
     json_t *want = json_loads("{\"k\":[1]}", 0, NULL);
     assert_true(json_equal(json_object_get(o, "x-extra"), want));
     json_decref(want);
     json_decref(o);
-    synq_buf_release(&b);
 
     assert_int_equal(fetch(f, "default", 1), 1);
     fail_job(f, "disc-0002", "boom");
     assert_int_equal(fetch(f, "q2", 1), 1);
     fail_job(f, "dead-0002", "boom");
-    turn(f);
+    engine_fixture_turn(f);
     assert_state(f, "disc-0002", "gone");
     assert_state(f, "dead-0002", "dead");
 }
@@ -716,8 +666,8 @@ static void test_extend_lease(void **state)
     assert_int_equal(synq_engine_extend_lease(f->engine, "no-such-job", lease), SYNQ_ENOTFOUND);
 
     /* stored: after a reopen the lease is the extended one, and the holder acks */
-    turn(f);
-    reopen(f);
+    engine_fixture_turn(f);
+    engine_fixture_reopen(f);
     j = synq_engine_peek(f->engine, "lease-001");
     assert_non_null(j);
     assert_int_equal(j->state, SYNQ_JOB_ACTIVE);
@@ -726,7 +676,7 @@ static void test_extend_lease(void **state)
     /* final: a conflict, not a miss */
     assert_int_equal(synq_engine_extend_lease(f->engine, "lease-001", lease + 90 * SEC),
                      SYNQ_ECONFLICT);
-    turn(f);
+    engine_fixture_turn(f);
     assert_int_equal(synq_engine_extend_lease(f->engine, "lease-001", lease + 90 * SEC),
                      SYNQ_ECONFLICT);
 }
@@ -760,11 +710,11 @@ static void test_lease_expiry(void **state)
     int64_t deadline = synq_time_now_us() + 5 * SEC;
     while (strcmp(state_of(f, "lapse-001"), "active") == 0 && synq_time_now_us() < deadline) {
         usleep(20000);
-        turn(f);
+        engine_fixture_turn(f);
     }
     /* a little past the old lease end of both */
     usleep(300000);
-    turn(f);
+    engine_fixture_turn(f);
     assert_state(f, "lapse-001", "retry");
     assert_state(f, "extend-01", "active");
     assert_int_equal(synq_engine_peek(f->engine, "extend-01")->lease_until, until);
@@ -773,19 +723,10 @@ static void test_lease_expiry(void **state)
     assert_non_null(j);
     assert_true(j->failed_at > 0);
     assert_int_equal(j->next_at, j->run_at);
-    synq_buf_t b;
-    synq_buf_init(&b);
-    synq_fwp_job_to_json(j, &b);
-    json_t *o = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, NULL);
-    assert_non_null(o);
-    json_t *fail = json_object_get(o, "failure");
+    json_t *o = fk_json(j);
+    const json_t *fail = assert_failure(o, 0, 25, "Faktory job reservation expired");
     assert_string_equal(json_string_value(json_object_get(fail, "errtype")), "ReservationExpired");
-    assert_string_equal(json_string_value(json_object_get(fail, "message")),
-                        "Faktory job reservation expired");
-    assert_int_equal(json_integer_value(json_object_get(fail, "retry_count")), 0);
-    assert_int_equal(json_integer_value(json_object_get(fail, "remaining")), 25);
     json_decref(o);
-    synq_buf_release(&b);
     /* the late holder's ACK is refused */
     assert_int_not_equal(synq_engine_ack(f->engine, "lapse-001", WORKER, NULL, NULL), 0);
     assert_int_equal(synq_engine_ack(f->engine, "extend-01", WORKER, NULL, NULL), 0);
