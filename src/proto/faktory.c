@@ -51,7 +51,7 @@ struct conn_s {
     bool eof; /* the peer has sent everything: close once it is answered */
     int iterations;
     char salt[17];
-    char ident[40];   /* the lease holder's name: the wid, or fwp-<n> */
+    char ident[136];  /* the lease holder's name: the wid, or fwp-<n> */
     worker_t *worker;
     synq_fetch_waiter_t *waiter;
     synq_fwp_reader_t reader;
@@ -400,6 +400,11 @@ static void hello(conn_t *c, const char *line, size_t len)
         }
     }
     const json_t *wid = json_object_get(o, "wid");
+    if (json_is_string(wid) && json_string_length(wid) >= sizeof c->ident) {
+        json_decref(o);
+        send_error_close(c, "wid must be at most 135 bytes");
+        return;
+    }
     if (json_is_string(wid) && json_string_length(wid) > 0) {
         const char *id = json_string_value(wid);
         worker_t *w = synq_map_get(&f->workers, id);
@@ -425,7 +430,7 @@ static void hello(conn_t *c, const char *line, size_t len)
         c->wnext = w->conns;
         if (w->conns) w->conns->wprev = c;
         w->conns = c;
-        snprintf(c->ident, sizeof c->ident, "%.39s", id);
+        snprintf(c->ident, sizeof c->ident, "%s", id);
     }
     json_decref(o);
     c->identified = true;

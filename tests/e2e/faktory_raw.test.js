@@ -1329,6 +1329,26 @@ describe('workers', () => {
     return res.body.workers.find((w) => w.wid === wid) || null;
   };
 
+  // A long wid once lost its tail as the lease holder's name, so the
+  // worker's jobs did not show; past 135 bytes HELLO is refused.
+  test('a 100-byte wid holds its jobs under its whole name; a 200-byte one is refused', async () => {
+    const wid = fresh('long').padEnd(100, 'x');
+    const w = await client(server, { wid });
+    const producer = await client(server);
+    const q = fresh('lq');
+    const j = await push(producer, job({ queue: q }));
+    await fetchJob(w, q);
+    const rec = await findWorker(server, wid);
+    assert.deepEqual(rec.jobs.map((x) => x.jid), [j.jid]);
+    assert.equal((await h.getJob(server, j.jid)).worker, wid);
+    await okCmd(w, `ACK {"jid":"${j.jid}"}`);
+    const big = await open(server);
+    const r = await big.cmd('HELLO ' + JSON.stringify({ v: 2, hostname: 'h', wid: 'w'.repeat(200) }));
+    assert.equal(r.raw, '-ERR wid must be at most 135 bytes\r\n');
+    assert.ok(await big.waitClosed(3000), "closed after the refusal");
+    for (const x of [w, producer]) x.destroy();
+  });
+
   test('GET /v1/workers lists a HELLO\'d worker and the job it holds after FETCH', async () => {
     const wid = fresh('wk');
     const w = await client(server, { wid, hostname: 'box-1', pid: 4242, labels: ['node', 'raw'] });
