@@ -532,15 +532,7 @@ static void put_key(synq_buf_t *out, const char *key)
 static void put_time(synq_buf_t *out, const char *key, int64_t t)
 {
     put_key(out, key);
-    if (t == 0) {
-        synq_buf_append(out, "null", 4);
-        return;
-    }
-    char ts[40];
-    ts[0] = '"';
-    size_t n = synq_rfc3339_format(t, ts + 1);
-    ts[n + 1] = '"';
-    synq_buf_append(out, ts, n + 2);
+    synq_buf_put_time(out, t);
 }
 
 static void put_str(synq_buf_t *out, const char *key, const char *s)

@@ -197,3 +197,16 @@ size_t synq_rfc3339_format(int64_t t_us, char *out)
     *p = '\0';
     return (size_t)(p - out);
 }
+
+void synq_buf_put_time(synq_buf_t *out, int64_t t_us)
+{
+    if (t_us == 0) {
+        synq_buf_append(out, "null", 4);
+        return;
+    }
+    char ts[40];
+    ts[0] = '"';
+    size_t n = synq_rfc3339_format(t_us, ts + 1);
+    ts[n + 1] = '"';
+    synq_buf_append(out, ts, n + 2);
+}

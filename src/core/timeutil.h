@@ -4,6 +4,7 @@
 #ifndef SYNQ_CORE_TIMEUTIL_H
 #define SYNQ_CORE_TIMEUTIL_H
 
+#include "core/buf.h"
 #include "core/common.h"
 
 #define SYNQ_US_PER_MS 1000LL
@@ -26,5 +27,8 @@ int synq_rfc3339_parse(const char *s, size_t len, int64_t *out_us);
 /* Formats t as "YYYY-MM-DDTHH:MM:SS.ffffffZ" into out (at least 32 bytes).
  * Returns the length written. */
 size_t synq_rfc3339_format(int64_t t_us, char *out);
+
+/* Appends t as a JSON string in that form, or null when t is 0 (unset). */
+void synq_buf_put_time(synq_buf_t *out, int64_t t_us);
 
 #endif

@@ -643,15 +643,7 @@ void synq_callbacks_free(synq_callbacks_t *cb)
 static void put_time(synq_buf_t *out, const char *key, int64_t us)
 {
     synq_buf_printf(out, ",\"%s\":", key);
-    if (us == 0) {
-        synq_buf_puts(out, "null");
-        return;
-    }
-    char t[40];
-    size_t n = synq_rfc3339_format(us, t);
-    synq_buf_putc(out, '"');
-    synq_buf_append(out, t, n);
-    synq_buf_putc(out, '"');
+    synq_buf_put_time(out, us);
 }
 
 static void row_json(const synq_delivery_row_t *r, synq_buf_t *out)

@@ -701,19 +701,11 @@ static void batch_json(synq_engine_t *e, const synq_batch_row_t *r, synq_buf_t *
         e->store->ops->job_list_batch(e->store, r->id, count_batch_job, &c);
         counts_json(&c, out);
     }
-    char ts[40];
     const int64_t times[] = {r->created_at, r->committed_at, r->done_at};
     const char *const names[] = {"created_at", "committed_at", "done_at"};
     for (int i = 0; i < 3; i++) {
         synq_buf_printf(out, ",\"%s\":", names[i]);
-        if (times[i]) {
-            size_t n = synq_rfc3339_format(times[i], ts);
-            synq_buf_putc(out, '"');
-            synq_buf_append(out, ts, n);
-            synq_buf_putc(out, '"');
-        } else {
-            synq_buf_puts(out, "null");
-        }
+        synq_buf_put_time(out, times[i]);
     }
     const char *const keys[] = {"on_complete", "on_success"};
     for (int i = 0; i < 2; i++) {

@@ -93,19 +93,6 @@ static void store_ok(int rc)
     abort();
 }
 
-static void put_time(synq_buf_t *out, int64_t us)
-{
-    if (us == 0) {
-        synq_buf_puts(out, "null");
-        return;
-    }
-    char ts[40];
-    size_t n = synq_rfc3339_format(us, ts);
-    synq_buf_putc(out, '"');
-    synq_buf_append(out, ts, n);
-    synq_buf_putc(out, '"');
-}
-
 static json_t *time_json(int64_t us)
 {
     char ts[40];
@@ -718,7 +705,7 @@ static void next_json(const item_t *it, int64_t after, int n, synq_buf_t *out)
         f = fire_after(it, f);
         if (!f) break;
         if (i) synq_buf_putc(out, ',');
-        put_time(out, f);
+        synq_buf_put_time(out, f);
     }
     synq_buf_putc(out, ']');
 }
@@ -735,7 +722,7 @@ static void run_json(const synq_run_row_t *r, void *arg)
     synq_buf_t *out = c->out;
     if (c->n++) synq_buf_putc(out, ',');
     synq_buf_puts(out, "{\"fire_at\":");
-    put_time(out, r->fire_at);
+    synq_buf_put_time(out, r->fire_at);
     synq_buf_printf(out, ",\"kind\":\"%s\",\"job_id\":", run_kind_names[r->kind]);
     if (r->job_id)
         synq_buf_json_str(out, r->job_id, strlen(r->job_id));
@@ -753,9 +740,9 @@ static void run_json(const synq_run_row_t *r, void *arg)
         finished = j->finished_at;
     }
     synq_buf_printf(out, ",\"state\":\"%s\",\"started_at\":", state);
-    put_time(out, started);
+    synq_buf_put_time(out, started);
     synq_buf_puts(out, ",\"finished_at\":");
-    put_time(out, finished);
+    synq_buf_put_time(out, finished);
     synq_buf_puts(out, ",\"duration_ms\":");
     if (started && finished && finished >= started)
         synq_buf_printf(out, "%.3f", (double)(finished - started) / 1000.0);
@@ -953,7 +940,7 @@ int synq_sched_trigger(synq_sched_t *s, const char *name, synq_buf_t *out)
     /* manual fires are keyed by their own microsecond; step past a clash */
     while ((rc = fire(s, it, t, SYNQ_RUN_MANUAL, &job)) == SYNQ_ECONFLICT) t++;
     synq_buf_puts(out, "{\"run\":{\"fire_at\":");
-    put_time(out, t);
+    synq_buf_put_time(out, t);
     if (job.len) {
         synq_buf_puts(out, ",\"kind\":\"manual\"},\"job\":");
         synq_buf_append(out, job.data, job.len);

@@ -133,9 +133,8 @@ static void worker_drop(synq_faktory_t *f, worker_t *w)
 
 static void put_time(synq_buf_t *out, const char *key, int64_t t)
 {
-    char ts[40];
-    size_t n = synq_rfc3339_format(t, ts);
-    synq_buf_printf(out, ",\"%s\":\"%.*s\"", key, (int)n, ts);
+    synq_buf_printf(out, ",\"%s\":", key);
+    synq_buf_put_time(out, t);
 }
 
 typedef struct {

@@ -183,9 +183,8 @@ fail:
 
 static void put_time(synq_buf_t *out, const char *key, int64_t t)
 {
-    char ts[40];
-    size_t n = synq_rfc3339_format(t, ts);
-    synq_buf_printf(out, ",\"%s\":\"%.*s\"", key, (int)n, ts);
+    synq_buf_printf(out, ",\"%s\":", key);
+    synq_buf_put_time(out, t);
 }
 
 static void put_str(synq_buf_t *out, const char *key, const char *s)
